@@ -1,0 +1,143 @@
+"""Settings of dpgen-llzo inside a DP-GEN ``param.json``, checked by dargs.
+
+Our settings live under the key ``"_dpgen_llzo"`` of the same ``param.json`` that stock
+``dpgen run`` reads: DP-GEN's schema trims keys that start with ``_`` before its strict check,
+so the file stays valid for stock DP-GEN, while :func:`llzo_arginfo` checks our part strictly
+(an unknown key is an error naming its path). This module is the one place where the
+defaults are defined and documented; ``dpgen-llzo bundle doc`` prints them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from dargs import Argument
+
+from dpgen_llzo.errors import UserInputError
+
+LLZO_KEY = "_dpgen_llzo"
+
+
+def _labeler_args() -> list[Argument]:
+    return [
+        Argument("name", str, optional=True, default="chgnet", doc="Registered labeler (`dpgen-llzo label --list`)."),
+        Argument("max_force_eV_A", float, optional=True, default=20.0, doc="Reject labelled frames with a force norm above this, eV/Å."),
+        Argument("device", str, optional=True, default="cpu", doc="Torch device of the labeler."),
+    ]
+
+
+def _perturb_args() -> list[Argument]:
+    return [
+        Argument("scales", list[float], optional=True, default=[0.98, 1.0, 1.02], doc="Isotropic scale factors of the lattice lengths."),
+        Argument("n_perturbed", int, optional=True, default=2, doc="Perturbed frames per scale factor."),
+        Argument("atom_displacement_A", float, optional=True, default=0.05, doc="Largest random atomic displacement, Å."),
+        Argument("cell_strain", float, optional=True, default=0.01, doc="Largest random cell strain component (fraction)."),
+    ]
+
+
+def _md_args() -> list[Argument]:
+    return [
+        Argument("temperatures_K", list[float], doc="Temperatures of the teacher MD runs, K."),
+        Argument("n_steps", int, optional=True, default=20, doc="MD steps per temperature."),
+        Argument("timestep_fs", float, optional=True, default=1.0, doc="MD time step, fs."),
+        Argument("sample_every", int, optional=True, default=5, doc="Keep one labelled frame every this many steps."),
+        Argument("friction_per_fs", float, optional=True, default=0.02, doc="Langevin friction, 1/fs."),
+    ]
+
+
+def _system_args() -> list[Argument]:
+    return [
+        Argument("name", str, doc="Directory of this system under the init output (e.g. `cubic`)."),
+        Argument("generator", str, doc="Registered structure generator (`dpgen-llzo structures list`)."),
+        Argument("params", dict, optional=True, default={}, doc="Keyword parameters of the generator (e.g. {\"a\": 12.97})."),
+        Argument("seed", int, optional=True, default=0, doc="Seed of the generator."),
+        Argument("supercell", list[int], optional=True, default=[1, 1, 1], doc="Supercell multiples."),
+        Argument("perturb", dict, _perturb_args(), optional=True, default={}, doc="Scaled and perturbed frames (as dpgen init_bulk)."),
+        Argument("md", dict, _md_args(), optional=True, doc="Short teacher MD; labelled snapshots join the training set."),
+        Argument("validation", dict, _md_args(), optional=True, doc="Teacher MD kept out of training, used for the held-out report."),
+    ]
+
+
+def _init_args() -> list[Argument]:
+    return [
+        Argument("output", str, optional=True, default="init", doc="Output directory, relative to the work directory; must equal `init_data_prefix` and `sys_configs_prefix`."),
+        Argument("seed", int, optional=True, default=2024, doc="Seed of perturbations and MD velocities."),
+        Argument("systems", list, doc="Systems of the initial data set; each is checked by `system_arginfo`."),
+    ]
+
+
+def llzo_arginfo() -> Argument:
+    """The dargs definition of the ``_dpgen_llzo`` section."""
+    return Argument(
+        LLZO_KEY,
+        dict,
+        [
+            Argument("labeler", dict, _labeler_args(), optional=True, default={}, doc="The embedded teacher."),
+            Argument("init", dict, _init_args(), optional=True, default={"systems": []}, doc="`dpgen-llzo init`: the initial data set."),
+        ],
+        doc="dpgen-llzo settings; ignored by stock dpgen.",
+    )
+
+
+def system_arginfo() -> Argument:
+    """The dargs definition of one entry of ``_dpgen_llzo.init.systems``."""
+    return Argument("system", dict, _system_args(), doc="One system of the initial data set.")
+
+
+def load_json(path: str | Path) -> dict[str, Any]:
+    """Read a JSON file, turning I/O and syntax errors into one-line UserInputErrors."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserInputError(f"{path}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise UserInputError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+
+
+def _normalize(arginfo: Argument, data: Any, path: Path, where: str) -> dict[str, Any]:
+    try:
+        value = arginfo.normalize_value(data, trim_pattern="_*")
+        arginfo.check_value(value, strict=True)
+    except Exception as exc:  # dargs raises ArgumentKeyError/ArgumentTypeError/ArgumentValueError
+        message = str(exc).replace("[at root location] ", "").replace("[at location `", "[").replace("`]", "]")
+        raise UserInputError(f"{path}: {where}: {message}") from None
+    return value
+
+
+def load_llzo_settings(param_path: str | Path) -> dict[str, Any]:
+    """Read and check the ``_dpgen_llzo`` section of a param.json, defaults filled in.
+
+    Raises
+    ------
+    UserInputError
+        If the file is unreadable or the section breaks the schema (the message names the
+        file and the key path).
+    """
+    path = Path(param_path)
+    param = load_json(path)
+    section = param.get(LLZO_KEY, {})
+    settings = _normalize(llzo_arginfo(), section, path, LLZO_KEY)
+    systems = []
+    for index, system in enumerate(settings["init"].get("systems", [])):
+        systems.append(_normalize(system_arginfo(), system, path, f"{LLZO_KEY}/init/systems[{index}]"))
+    settings["init"]["systems"] = systems
+    return settings
+
+
+def check_dpgen_param(param_path: str | Path) -> dict[str, Any]:
+    """Check a param.json with DP-GEN's own schema, strictly, as ``dpgen run`` does."""
+    from dpgen.generator.arginfo import run_jdata_arginfo
+
+    path = Path(param_path)
+    return _normalize(run_jdata_arginfo(), load_json(path), path, "dpgen run schema")
+
+
+def check_dpgen_machine(machine_path: str | Path) -> dict[str, Any]:
+    """Check a machine.json with DP-GEN's own schema, strictly."""
+    from dpgen.generator.arginfo import run_mdata_arginfo
+
+    path = Path(machine_path)
+    return _normalize(run_mdata_arginfo(), load_json(path), path, "dpgen machine schema")

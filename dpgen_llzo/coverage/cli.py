@@ -1,0 +1,161 @@
+"""``dpgen-llzo coverage``: PCA coverage of a test descriptor matrix by a training one.
+
+The command only reads the ``.npy`` files, calls :func:`coverage_fraction` (or
+:func:`coverage_by_element` when atom types are given) and prints or writes the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dpgen_llzo.coverage.pca import DEFAULT_BINS, DEFAULT_VARIANCE, coverage_fraction
+from dpgen_llzo.coverage.species import ALL, coverage_by_element
+from dpgen_llzo.errors import UserInputError
+
+DEFAULT_TYPE_MAP = ("Li", "La", "Zr", "O")
+
+
+def add_subparser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``coverage`` sub-command."""
+    parser = subparsers.add_parser(
+        "coverage",
+        help="PCA coverage of test (MD) environments by the training set",
+        description=(
+            "Coverage of TEST descriptor rows by TRAIN descriptor rows (You et al. 2024): "
+            "standardise with the training mean/std, PCA fitted on train, keep the smallest m "
+            "(>= 2) components reaching --variance, and for every pair of components count the "
+            "grid cells holding test points that also hold training points. Prints the mean "
+            "over pairs."
+        ),
+    )
+    parser.add_argument(
+        "train", metavar="TRAIN.npy", type=Path, help="training descriptors, rows = environments"
+    )
+    parser.add_argument(
+        "test", metavar="TEST.npy", type=Path, help="test descriptors, same number of columns"
+    )
+    parser.add_argument(
+        "--variance",
+        type=float,
+        default=DEFAULT_VARIANCE,
+        help="cumulative explained variance that sets the number of components "
+        f"(default {DEFAULT_VARIANCE})",
+    )
+    parser.add_argument(
+        "--bins",
+        type=int,
+        default=DEFAULT_BINS,
+        help=f"grid cells per axis (default {DEFAULT_BINS})",
+    )
+    parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+    parser.add_argument(
+        "--train-types",
+        metavar="TYPES.npy",
+        type=Path,
+        help="integer type of each TRAIN row (index into --type-map); "
+        "with --test-types adds per-element coverage",
+    )
+    parser.add_argument(
+        "--test-types", metavar="TYPES.npy", type=Path, help="integer type of each TEST row"
+    )
+    parser.add_argument(
+        "--type-map",
+        nargs="+",
+        default=list(DEFAULT_TYPE_MAP),
+        metavar="ELEMENT",
+        help=f"element names of the types (default {' '.join(DEFAULT_TYPE_MAP)})",
+    )
+    parser.add_argument("-o", "--output", type=Path, help="also write the JSON result to this file")
+    parser.set_defaults(func=handler)
+    return parser
+
+
+def handler(args: argparse.Namespace) -> int:
+    """Run the coverage command; returns the exit code."""
+    if (args.train_types is None) != (args.test_types is None):
+        raise UserInputError("give both --train-types and --test-types, or neither")
+    train = load_matrix(args.train)
+    test = load_matrix(args.test)
+    if args.train_types is None:
+        result = coverage_fraction(train, test, variance=args.variance, bins=args.bins)
+        payload = result.to_dict()
+    else:
+        per = coverage_by_element(
+            train,
+            test,
+            load_types(args.train_types),
+            load_types(args.test_types),
+            args.type_map,
+            variance=args.variance,
+            bins=args.bins,
+        )
+        payload = per[ALL].to_dict()
+        payload["per_element"] = {el: r.to_dict() for el, r in per.items() if el != ALL}
+    if args.output is not None:
+        write_json_atomic(args.output, payload)
+    print(json.dumps(payload, indent=2) if args.json else summary(payload))
+    return 0
+
+
+def summary(payload: dict[str, Any]) -> str:
+    """Short human-readable report of a coverage payload."""
+    lines = [
+        f"coverage {payload['fraction']:.4f} over {len(payload['pair_fractions'])} component pairs "
+        f"(m = {payload['n_components']}, "
+        f"{payload['cumulative_explained_variance']:.3f} of the variance, "
+        f"bins = {payload['bins']}, {payload['n_train']} train / {payload['n_test']} test rows)"
+    ]
+    for element, sub in payload.get("per_element", {}).items():
+        lines.append(
+            f"  {element:<3} {sub['fraction']:.4f} "
+            f"(m = {sub['n_components']}, {sub['n_test']} test rows)"
+        )
+    return "\n".join(lines)
+
+
+def load_matrix(path: Path) -> np.ndarray:
+    """Memory-map a 2-D ``.npy`` descriptor matrix (no copy is made)."""
+    x = _load_npy(path)
+    if x.ndim != 2:
+        raise UserInputError(
+            f"{path}: expected a 2-D array (rows = environments), got shape {x.shape}"
+        )
+    return x
+
+
+def load_types(path: Path) -> np.ndarray:
+    """Read a 1-D integer ``.npy`` array of atom types."""
+    return np.asarray(_load_npy(path))
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise UserInputError(f"{path}: file not found")
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise UserInputError(f"{path}: not a readable .npy array ({exc})") from None
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Write JSON to a temporary file in the same directory, then rename it over ``path``."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise UserInputError(f"{path}: directory {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle, indent=2)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

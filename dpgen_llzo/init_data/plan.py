@@ -1,0 +1,104 @@
+"""Turn the ``_dpgen_llzo.init`` settings into a list of labelling tasks (pure, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Dataset kinds an init system can produce, in the order they are planned.
+KINDS = ("perturbed", "md", "validation")
+#: Kinds that join the training set (``validation`` is held out for the report).
+TRAINING_KINDS = ("perturbed", "md")
+
+
+@dataclass(frozen=True)
+class InitTask:
+    """One unit of labelling work shipped as one dpdispatcher task.
+
+    Attributes
+    ----------
+    name
+        Task directory name, unique, e.g. ``cubic.md-0800K``.
+    system
+        Name of the init system the task belongs to.
+    kind
+        One of :data:`KINDS`.
+    dataset
+        Output training system, relative to the init directory: ``<system>/<kind>``.
+    seed
+        Seed derived from the init seed and the task's position.
+    spec
+        Kind-specific settings (scales and amplitudes, or MD settings and temperature).
+    """
+
+    name: str
+    system: str
+    kind: str
+    dataset: str
+    seed: int
+    spec: dict[str, Any] = field(default_factory=dict)
+
+
+def task_seed(init_seed: int, *indices: int) -> int:
+    """A reproducible 31-bit seed for the task at ``indices`` under ``init_seed``."""
+    return int(np.random.SeedSequence([init_seed, *indices]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def plan_init_tasks(init_settings: dict[str, Any]) -> list[InitTask]:
+    """List the tasks of the initial data set.
+
+    Parameters
+    ----------
+    init_settings
+        The checked ``_dpgen_llzo.init`` section (see :mod:`dpgen_llzo.config`).
+
+    Returns
+    -------
+    list of InitTask
+        One ``perturbed`` task per system (if any frames are asked for) and one MD task per
+        temperature of ``md`` and of ``validation``.
+    """
+    tasks: list[InitTask] = []
+    seed = init_settings["seed"]
+    for s_index, system in enumerate(init_settings["systems"]):
+        name = system["name"]
+        perturb = system.get("perturb") or {}
+        if perturb.get("scales") and perturb.get("n_perturbed", 0) > 0:
+            tasks.append(
+                InitTask(f"{name}.perturbed", name, "perturbed", f"{name}/perturbed", task_seed(seed, s_index, 0), dict(perturb))
+            )
+        for k_index, kind in enumerate(KINDS[1:], start=1):
+            md = system.get(kind)
+            if not md:
+                continue
+            for t_index, temperature in enumerate(md["temperatures_K"]):
+                spec = {key: value for key, value in md.items() if key != "temperatures_K"}
+                spec["temperature_K"] = float(temperature)
+                tasks.append(
+                    InitTask(
+                        f"{name}.{kind}-{int(round(temperature)):04d}K",
+                        name,
+                        kind,
+                        f"{name}/{kind}",
+                        task_seed(seed, s_index, k_index, t_index),
+                        spec,
+                    )
+                )
+    names = [task.name for task in tasks]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        from dpgen_llzo.errors import UserInputError
+
+        raise UserInputError(f"_dpgen_llzo.init.systems: duplicated system name or temperature gives tasks {duplicated}")
+    return tasks
+
+
+def training_datasets(tasks: list[InitTask]) -> list[str]:
+    """The datasets that join training, in plan order and without repeats (for ``init_data_sys``)."""
+    seen: list[str] = []
+    for task in tasks:
+        if task.kind in TRAINING_KINDS and task.dataset not in seen:
+            seen.append(task.dataset)
+    return seen

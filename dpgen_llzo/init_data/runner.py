@@ -1,0 +1,192 @@
+"""``dpgen-llzo init``: build, label and collect the initial training set."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dpgen_llzo.errors import UserInputError
+from dpgen_llzo.init_data.plan import InitTask, plan_init_tasks, training_datasets
+
+log = logging.getLogger(__name__)
+
+LABELED_DIR = "labeled"
+TASKS_DIR = "tasks"
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass(frozen=True)
+class DatasetCount:
+    """Frames collected into one dataset and frames rejected by the screen."""
+
+    dataset: str
+    kind: str
+    frames: int
+    rejected: int
+    tasks_without_data: int
+
+
+def check_param_matches_plan(param: dict[str, Any], init: dict[str, Any], tasks: list[InitTask], param_path: Path) -> None:
+    """Refuse a param.json whose DP-GEN paths disagree with what ``init`` produces."""
+    output = os.path.normpath(init["output"])
+    for key in ("init_data_prefix", "sys_configs_prefix"):
+        if key in param and os.path.normpath(param[key]) != output:
+            raise UserInputError(f"{param_path}: {key} is {param[key]!r} but _dpgen_llzo.init.output is {init['output']!r}")
+    expected = training_datasets(tasks)
+    listed = [os.path.normpath(p) for p in param.get("init_data_sys", [])]
+    if sorted(listed) != sorted(expected):
+        raise UserInputError(f"{param_path}: init_data_sys is {listed} but _dpgen_llzo.init produces {expected}")
+    systems = {system["name"] for system in init["systems"]}
+    for index, configs in enumerate(param.get("sys_configs", [])):
+        for config in configs:
+            if config.split("/")[0] not in systems:
+                raise UserInputError(f"{param_path}: sys_configs[{index}] {config!r} is not under an init system ({sorted(systems)})")
+
+
+def _label_command(labeler: dict[str, Any], type_map: list[str], input_name: str, input_fmt: str) -> str:
+    command = (
+        f"dpgen-llzo label {input_name} --input-fmt {input_fmt} --output {LABELED_DIR} --drop-rejected "
+        f"--labeler {shlex.quote(labeler['name'])} --type-map {','.join(type_map)} "
+        f"--max-force {labeler['max_force_eV_A']} --device {shlex.quote(labeler['device'])}"
+    )
+    return _tolerate_rejection(command)
+
+
+def _tolerate_rejection(command: str) -> str:
+    """Make the shell treat "all frames rejected" as a finished task with no data."""
+    from dpgen_llzo.labelers.cli import EXIT_REJECTED
+
+    return f"{command} || test $? -eq {EXIT_REJECTED}"
+
+
+def _prepare_task(task: InitTask, structure, task_dir: Path, labeler: dict[str, Any], type_map: list[str]):
+    """Write a task's inputs and return its :class:`~dpgen_llzo.dispatch.ShellTask`."""
+    import dpdata
+
+    from dpgen_llzo.dispatch import ShellTask
+    from dpgen_llzo.structures.perturb import perturbed_frames
+
+    task_dir.mkdir(parents=True, exist_ok=True)
+    if task.kind == "perturbed":
+        frames = perturbed_frames(
+            structure,
+            task.spec["scales"],
+            task.spec["n_perturbed"],
+            task.spec["atom_displacement_A"],
+            task.spec["cell_strain"],
+            seed=task.seed,
+        )
+        system = dpdata.System()
+        for frame in frames:
+            system.append(dpdata.System(frame, fmt="pymatgen/structure"))
+        system.sort_atom_names(type_map=type_map)
+        system.to("deepmd/npy", str(task_dir / "frames"))
+        return ShellTask(task.name, _label_command(labeler, type_map, "frames", "deepmd/npy"), ("frames",), (LABELED_DIR,))
+    structure.to(filename=str(task_dir / "POSCAR"), fmt="poscar")
+    spec = {"seed": task.seed, "labeler": labeler, "type_map": type_map, **task.spec}
+    (task_dir / "task.json").write_text(json.dumps(spec, indent=2))
+    return ShellTask(task.name, _tolerate_rejection(f"dpgen-llzo teacher-md task.json --output {LABELED_DIR}"), ("task.json", "POSCAR"), (LABELED_DIR,))
+
+
+def _collect(tasks: list[InitTask], tasks_dir: Path, out: Path) -> list[DatasetCount]:
+    """Merge every task's labelled frames into ``out/<system>/<kind>`` (deepmd/npy)."""
+    import dpdata
+
+    from dpgen_llzo.labelers.labelling import write_deepmd_npy
+
+    counts = []
+    for dataset in dict.fromkeys(task.dataset for task in tasks):
+        members = [task for task in tasks if task.dataset == dataset]
+        merged = None
+        missing = 0
+        for task in members:
+            labeled = tasks_dir / task.name / LABELED_DIR
+            if not labeled.is_dir():
+                missing += 1
+                continue
+            system = dpdata.LabeledSystem(str(labeled), fmt="deepmd/npy")
+            merged = system if merged is None else merged + system
+        rejected = sum(_rejected_in_log(tasks_dir / task.name) for task in members)
+        if merged is not None:
+            write_deepmd_npy(merged, out / dataset)
+        counts.append(DatasetCount(dataset, members[0].kind, 0 if merged is None else len(merged), rejected, missing))
+    return counts
+
+
+def _rejected_in_log(task_dir: Path) -> int:
+    log_file = task_dir / "task.log"
+    if not log_file.is_file():
+        return 0
+    return sum(1 for line in log_file.read_text(errors="replace").splitlines() if line.startswith("rejected frame "))
+
+
+def format_table(counts: list[DatasetCount]) -> str:
+    """A plain-text table of frames per dataset."""
+    rows = [f"{'dataset':28s} {'kind':11s} {'frames':>7s} {'rejected':>9s}"]
+    rows += [f"{c.dataset:28s} {c.kind:11s} {c.frames:7d} {c.rejected:9d}" for c in counts]
+    total = sum(c.frames for c in counts if c.kind != "validation")
+    rows.append(f"{'training frames in total':40s} {total:7d}")
+    return "\n".join(rows)
+
+
+def build_initial_data(param_path: str | os.PathLike, machine_path: str | os.PathLike) -> list[DatasetCount]:
+    """Build the initial data set described by ``param_path`` in the current directory.
+
+    Writes ``<output>/<system>/POSCAR`` (exploration start), ``<output>/<system>/<kind>``
+    (deepmd/npy datasets), ``<output>/tasks/`` (the labelling tasks) and
+    ``<output>/summary.json``. Tasks that already finished are not run again.
+    """
+    from dpgen_llzo.config import check_dpgen_param, load_json, load_llzo_settings
+    from dpgen_llzo.dispatch import machine_section, relative_to_cwd, run_shell_tasks
+    from dpgen_llzo.structures import build_structure
+
+    param_path, machine_path = Path(param_path), Path(machine_path)
+    settings = load_llzo_settings(param_path)
+    param = check_dpgen_param(param_path)
+    machine = machine_section(load_json(machine_path), "fp", machine_path)
+    init, labeler, type_map = settings["init"], settings["labeler"], list(param["type_map"])
+    if not init["systems"]:
+        raise UserInputError(f"{param_path}: _dpgen_llzo/init/systems is empty")
+    tasks = plan_init_tasks(init)
+    check_param_matches_plan(param, init, tasks, param_path)
+
+    out = Path(init["output"])
+    tasks_dir = out / TASKS_DIR
+    structures = {}
+    for system in init["systems"]:
+        structure = build_structure(system["generator"], seed=system["seed"], supercell=system["supercell"], **system["params"])
+        structures[system["name"]] = structure
+        (out / system["name"]).mkdir(parents=True, exist_ok=True)
+        tmp = out / system["name"] / ".POSCAR.tmp"
+        structure.to(filename=str(tmp), fmt="poscar")
+        os.replace(tmp, out / system["name"] / "POSCAR")
+        log.info("system %s: %s (%d atoms)", system["name"], structure.composition.formula, len(structure))
+
+    pending = []
+    for task in tasks:
+        task_dir = tasks_dir / task.name
+        if (task_dir / LABELED_DIR).is_dir():
+            continue  # finished in an earlier run
+        if task_dir.exists():
+            shutil.rmtree(task_dir)
+        pending.append(_prepare_task(task, structures[task.system], task_dir, labeler, type_map))
+    log.info("%d init tasks, %d to run", len(tasks), len(pending))
+    run_shell_tasks(pending, relative_to_cwd(tasks_dir), machine)
+
+    counts = _collect(tasks, tasks_dir, out)
+    summary = {
+        "labeler": labeler,
+        "seed": init["seed"],
+        "datasets": [c.__dict__ for c in counts],
+        "training_datasets": training_datasets(tasks),
+    }
+    tmp = out / f".{SUMMARY_FILE}.tmp"
+    tmp.write_text(json.dumps(summary, indent=2))
+    os.replace(tmp, out / SUMMARY_FILE)
+    return counts

@@ -1,0 +1,79 @@
+"""``dpgen-llzo label``: the command behind ``fp_style: "custom"``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+#: Exit code when frames were rejected as unphysical (the machine file's fp command maps it
+#: to "task done, no data" so DP-GEN counts the task as failed instead of aborting).
+EXIT_REJECTED = 3
+
+DEFAULT_TYPE_MAP = "Li,La,Zr,O"
+
+
+def add_subparser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "label",
+        help="label frames with an embedded teacher and write deepmd/npy (fp_style: custom)",
+        description=(
+            "Label the frames of INPUT with a registered labeler and write a dpdata deepmd/npy "
+            "LabeledSystem (energies eV, forces eV/Å, virials eV) in type-map order. Frames "
+            "with non-finite labels or a force above --max-force are rejected: nothing is "
+            f"written for them and the exit code is {EXIT_REJECTED}."
+        ),
+    )
+    parser.add_argument("input", help="structure file or directory readable by dpdata")
+    parser.add_argument("--input-fmt", default="vasp/poscar", help="dpdata format of INPUT (default vasp/poscar)")
+    parser.add_argument("--output", "-o", required=True, help="output deepmd/npy directory")
+    parser.add_argument("--labeler", default="chgnet", help="registered labeler (see --list)")
+    parser.add_argument("--type-map", default=DEFAULT_TYPE_MAP, help=f"comma-separated element order (default {DEFAULT_TYPE_MAP})")
+    parser.add_argument("--max-force", type=float, default=20.0, help="reject frames with a force norm above this, eV/Å (default 20)")
+    parser.add_argument("--device", default="cpu", help="torch device of the labeler (default cpu)")
+    parser.add_argument(
+        "--drop-rejected",
+        action="store_true",
+        help="write the accepted frames of a multi-frame INPUT and drop rejected ones (exit 0 if any was kept)",
+    )
+    parser.add_argument("--list", action="store_true", help="list the registered labelers and exit")
+    parser.set_defaults(func=run_label)
+
+
+def run_label(args: argparse.Namespace) -> int:
+    from dpgen_llzo.errors import UserInputError
+    from dpgen_llzo.labelers import LABELERS, get_labeler
+    from dpgen_llzo.labelers.base import check_max_force
+
+    if args.list:
+        for entry in LABELERS.entries():
+            print(f"{entry.name:12s} {entry.summary}")
+        return 0
+    import os
+
+    import dpdata
+
+    from dpgen_llzo.labelers.labelling import label_system, write_deepmd_npy
+
+    type_map = [t.strip() for t in args.type_map.split(",") if t.strip()]
+    max_force = check_max_force(args.max_force)
+    labeler = get_labeler(args.labeler, device=args.device)
+    if not os.path.exists(args.input):
+        raise UserInputError(f"{args.input}: no such file or directory")
+    try:
+        system = dpdata.System(args.input, fmt=args.input_fmt)
+    except Exception as exc:  # dpdata raises many kinds of errors for unreadable input
+        raise UserInputError(f"{args.input}: cannot read as {args.input_fmt}: {exc}") from exc
+    if system.get_nframes() == 0:
+        raise UserInputError(f"{args.input}: no frames read as {args.input_fmt}")
+    labeled, rejections = label_system(system, labeler, type_map, max_force)
+    for rejection in rejections:
+        print(f"rejected frame {rejection.frame_index}: {rejection.reason}", file=sys.stderr)
+    if rejections and not (args.drop_rejected and labeled is not None):
+        print(
+            f"dpgen-llzo label: {len(rejections)} of {system.get_nframes()} frames rejected; nothing written to {args.output}",
+            file=sys.stderr,
+        )
+        return EXIT_REJECTED
+    write_deepmd_npy(labeled, args.output)
+    print(f"labelled {len(labeled)} frames ({labeler.name}) -> {args.output}; rejected {len(rejections)}")
+    return 0
