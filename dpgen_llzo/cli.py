@@ -23,8 +23,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dpgen_llzo.labelers.cli",
     "dpgen_llzo.init_data.cli",
     "dpgen_llzo.demo.cli",
+    "dpgen_llzo.loop.cli",
     "dpgen_llzo.bundle_cli",
     "dpgen_llzo.coverage.cli",
+    "dpgen_llzo.gb.cli",
     "dpgen_llzo.analysis.cli",
 )
 
@@ -66,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserInputError as exc:
         print(f"dpgen-llzo: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,21 @@ class ShellTask:
     backward_files: tuple[str, ...]
 
 
+def ensure_interpreter_on_path() -> None:
+    """Put this interpreter's ``bin`` directory first on ``PATH`` for child processes.
+
+    ``dp``, ``lmp``, ``dpgen`` and ``dpgen-llzo`` are installed beside the interpreter (a
+    virtual environment's ``bin``); jobs started by dpdispatcher or ``dpgen run`` must find
+    them even when the environment was not activated.
+    """
+    import sys
+
+    bin_dir = os.path.dirname(os.path.abspath(sys.executable))
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    if parts[0] != bin_dir:
+        os.environ["PATH"] = os.pathsep.join([bin_dir, *[p for p in parts if p != bin_dir]])
+
+
 def machine_section(mdata: dict[str, Any], section: str, source: str | os.PathLike) -> dict[str, Any]:
     """Return ``mdata[section]`` (the first entry if it is a list) with its ``machine`` and ``resources``."""
     entry = mdata.get(section)

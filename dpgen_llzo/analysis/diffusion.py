@@ -134,21 +134,23 @@ def tracer_diffusion(trajectories: Sequence[Trajectory], fit_window_ps: tuple[fl
     Returns
     -------
     result, lag_times_ps, msd_A2
-        The fit and the ion-averaged MSD at every lag (Å²) of the common length.
+        The fit and the ion-averaged MSD (Å²) at every lag up to the largest one the fit
+        could use (half the run for the automatic rule).
     """
     n_frames, dt = _check_runs(trajectories)
     lags = candidate_lags(n_frames, dt, fit_window_ps)
-    msd_sum = np.zeros(n_frames)
+    max_lag = int(lags.max())
+    msd_sum = np.zeros(max_lag + 1)
     per_ion = []
     n_total = 0
     for traj in trajectories:
-        mean, keep = per_ion_msd(traj.positions[:n_frames], lags)
+        mean, keep = per_ion_msd(traj.positions[:n_frames], lags, max_lag=max_lag)
         msd_sum += mean * traj.n_ions
         per_ion.append(keep)
         n_total += traj.n_ions
     msd = msd_sum / n_total
     per_ion_all = np.concatenate(per_ion, axis=1)
-    lag_times = np.arange(n_frames) * dt
+    lag_times = np.arange(max_lag + 1) * dt
     window = choose_fit_window(lag_times, msd, (n_frames - 1) * dt, fit_window_ps)
     idx = fit_lags(lags, dt, window)
     t = lags[idx] * dt

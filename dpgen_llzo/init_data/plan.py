@@ -65,7 +65,7 @@ def plan_init_tasks(init_settings: dict[str, Any]) -> list[InitTask]:
     for s_index, system in enumerate(init_settings["systems"]):
         name = system["name"]
         perturb = system.get("perturb") or {}
-        if perturb.get("scales") and perturb.get("n_perturbed", 0) > 0:
+        if perturb.get("scales"):
             tasks.append(
                 InitTask(f"{name}.perturbed", name, "perturbed", f"{name}/perturbed", task_seed(seed, s_index, 0), dict(perturb))
             )

@@ -143,9 +143,10 @@ def build_initial_data(param_path: str | os.PathLike, machine_path: str | os.Pat
     ``<output>/summary.json``. Tasks that already finished are not run again.
     """
     from dpgen_llzo.config import check_dpgen_param, load_json, load_llzo_settings
-    from dpgen_llzo.dispatch import machine_section, relative_to_cwd, run_shell_tasks
+    from dpgen_llzo.dispatch import ensure_interpreter_on_path, machine_section, relative_to_cwd, run_shell_tasks
     from dpgen_llzo.structures import build_structure
 
+    ensure_interpreter_on_path()
     param_path, machine_path = Path(param_path), Path(machine_path)
     settings = load_llzo_settings(param_path)
     param = check_dpgen_param(param_path)

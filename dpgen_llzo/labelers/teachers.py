@@ -21,12 +21,16 @@ class CHGNetLabeler(Labeler):
     name = "chgnet"
 
     def _make_calculator(self):
+        import warnings
+
         from chgnet.model import CHGNet
         from chgnet.model.dynamics import CHGNetCalculator
 
         kwargs = {}
         if self.options.get("model"):
             kwargs["model_name"] = self.options["model"]
+        # CHGNet warns on every call about a tensor it converts internally; the labels are fine.
+        warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad", category=UserWarning)
         model = CHGNet.load(verbose=False, **kwargs)
         return CHGNetCalculator(model=model, use_device=self.options.get("device", "cpu"))
 

@@ -1,0 +1,1 @@
+"""The embedded demo: LLZO → initial data → stock ``dpgen run`` → held-out report."""

@@ -1,0 +1,43 @@
+"""Read what a DP-GEN work directory holds: iterations, models, labelled data."""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+
+def iteration_dirs(workdir: str | os.PathLike) -> list[Path]:
+    """``iter.NNNNNN`` directories, sorted."""
+    return sorted(Path(workdir).glob("iter.[0-9][0-9][0-9][0-9][0-9][0-9]"))
+
+
+def frozen_models(iteration: Path) -> list[Path]:
+    """The frozen models DP-GEN trained in ``iteration`` (``00.train/graph.NNN.pb``)."""
+    return sorted(Path(p) for p in glob.glob(str(iteration / "00.train" / "graph.[0-9][0-9][0-9].pb")))
+
+
+def fp_datasets(iteration: Path) -> list[Path]:
+    """The labelled systems DP-GEN collected in ``iteration`` (``02.fp/data.SSS``)."""
+    return sorted(Path(p) for p in glob.glob(str(iteration / "02.fp" / "data.[0-9][0-9][0-9]")))
+
+
+def count_frames(dataset: Path) -> int:
+    """Frames of a deepmd/npy system (sum over its ``set.*`` directories)."""
+    import numpy as np
+
+    return int(sum(np.load(s / "energy.npy", mmap_mode="r").shape[0] for s in sorted(dataset.glob("set.*"))))
+
+
+def fp_task_count(iteration: Path) -> int:
+    """Number of fp tasks DP-GEN made in ``iteration``."""
+    return len(list((iteration / "02.fp").glob("task.*")))
+
+
+def record_position(workdir: str | os.PathLike) -> tuple[int, int] | None:
+    """Last (iteration, step) written to ``record.dpgen``, or ``None`` for a fresh directory."""
+    record = Path(workdir) / "record.dpgen"
+    if not record.is_file():
+        return None
+    lines = [line.split() for line in record.read_text().splitlines() if line.strip()]
+    return (int(lines[-1][0]), int(lines[-1][1])) if lines else None

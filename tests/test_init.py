@@ -1,0 +1,132 @@
+"""`dpgen-llzo init`: planning (pure) and a real, tiny run through dpdispatcher with the teacher."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dpgen_llzo.cli import main
+from dpgen_llzo.errors import UserInputError
+from dpgen_llzo.init_data.plan import plan_init_tasks, training_datasets
+from dpgen_llzo.init_data.runner import check_param_matches_plan
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_PARAM = REPO / "param" / "demo" / "param.json"
+
+
+def demo_settings():
+    from dpgen_llzo.config import load_llzo_settings
+
+    return load_llzo_settings(DEMO_PARAM)
+
+
+def test_plan_has_one_task_per_temperature_and_deterministic_seeds():
+    init = demo_settings()["init"]
+    tasks = plan_init_tasks(init)
+    md_temps = init["systems"][0]["md"]["temperatures_K"]
+    assert [t.name for t in tasks if t.system == "cubic" and t.kind == "md"] == [f"cubic.md-{int(t):04d}K" for t in md_temps]
+    assert [t.seed for t in tasks] == [t.seed for t in plan_init_tasks(copy.deepcopy(init))]
+    assert len({t.seed for t in tasks}) == len(tasks)
+    changed = copy.deepcopy(init)
+    changed["seed"] += 1
+    assert all(a.seed != b.seed for a, b in zip(tasks, plan_init_tasks(changed)))
+
+
+def test_validation_frames_are_held_out_of_training():
+    tasks = plan_init_tasks(demo_settings()["init"])
+    datasets = training_datasets(tasks)
+    assert datasets == ["cubic/perturbed", "cubic/md", "tetragonal/perturbed", "tetragonal/md"]
+    assert not any("validation" in d for d in datasets)
+
+
+def test_the_demo_param_agrees_with_its_init_section():
+    settings = demo_settings()
+    param = json.loads(DEMO_PARAM.read_text())
+    check_param_matches_plan(param, settings["init"], plan_init_tasks(settings["init"]), DEMO_PARAM)
+    broken = dict(param, init_data_sys=param["init_data_sys"][:-1])
+    with pytest.raises(UserInputError, match="init_data_sys is .* but _dpgen_llzo.init produces"):
+        check_param_matches_plan(broken, settings["init"], plan_init_tasks(settings["init"]), DEMO_PARAM)
+
+
+def tiny_param(tmp_path: Path) -> Path:
+    """A one-system init: 2 scaled frames + 2 teacher-MD snapshots of tetragonal LLZO."""
+    param = json.loads(DEMO_PARAM.read_text())
+    param["init_data_sys"] = ["tet/perturbed", "tet/md"]
+    param["sys_configs"] = [["tet/POSCAR"]]
+    param["_dpgen_llzo"]["init"] = {
+        "output": "init",
+        "seed": 7,
+        "systems": [
+            {
+                "name": "tet",
+                "generator": "llzo-tetragonal",
+                "perturb": {"scales": [0.99, 1.01], "n_perturbed": 0},
+                "md": {"temperatures_K": [900.0], "n_steps": 4, "timestep_fs": 1.0, "sample_every": 2},
+            }
+        ],
+    }
+    path = tmp_path / "param.json"
+    path.write_text(json.dumps(param))
+    return path
+
+
+@pytest.mark.slow
+def test_init_builds_labelled_training_data_and_reproduces_it(tmp_path, monkeypatch, capsys):
+    import dpdata
+
+    param = tiny_param(tmp_path)
+    machine = REPO / "machine" / "local.json"
+    results = []
+    for run in ("a", "b"):
+        workdir = tmp_path / run
+        workdir.mkdir()
+        monkeypatch.chdir(workdir)
+        assert main(["init", str(param), str(machine)]) == 0
+        table = capsys.readouterr().out
+        assert "tet/perturbed" in table and "training frames in total" in table
+        perturbed = dpdata.LabeledSystem("init/tet/perturbed", fmt="deepmd/npy")
+        md = dpdata.LabeledSystem("init/tet/md", fmt="deepmd/npy")
+        results.append((perturbed, md))
+        summary = json.loads(Path("init/summary.json").read_text())
+        assert {d["dataset"]: d["frames"] for d in summary["datasets"]} == {"tet/perturbed": 2, "tet/md": 2}
+        assert Path("init/tet/POSCAR").is_file()
+
+    (pa, ma), (pb, mb) = results
+    assert pa["atom_names"] == ["Li", "La", "Zr", "O"] and pa["atom_numbs"] == [56, 24, 16, 96]
+    # Scale factors 0.99 and 1.01 on the lattice lengths: volumes in the ratio (1.01/0.99)^3.
+    volumes = np.abs(np.linalg.det(pa["cells"]))
+    np.testing.assert_allclose(volumes[1] / volumes[0], (1.01 / 0.99) ** 3, rtol=1e-10)
+    # The compressed cell has the higher energy and a compressive (positive) virial trace.
+    assert pa["energies"][0] > pa["energies"][1]
+    assert np.trace(pa["virials"][0]) > np.trace(pa["virials"][1])
+    # MD snapshots moved the atoms, and the same seed reproduces the same data.
+    assert np.abs(ma["coords"][1] - ma["coords"][0]).max() > 1e-3
+    np.testing.assert_allclose(ma["coords"], mb["coords"], atol=1e-6)
+    np.testing.assert_allclose(pa["energies"], pb["energies"], atol=1e-4)
+    np.testing.assert_allclose(ma["forces"], mb["forces"], atol=1e-4)
+
+
+def test_init_refuses_a_param_without_systems(tmp_path, monkeypatch, capsys):
+    param = json.loads(DEMO_PARAM.read_text())
+    param["_dpgen_llzo"]["init"]["systems"] = []
+    path = tmp_path / "param.json"
+    path.write_text(json.dumps(param))
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", str(path), str(REPO / "machine" / "local.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"dpgen-llzo: error: {path}: _dpgen_llzo/init/systems is empty"]
+
+
+def test_init_names_an_unknown_key_with_its_path(tmp_path, monkeypatch, capsys):
+    param = json.loads(DEMO_PARAM.read_text())
+    param["_dpgen_llzo"]["init"]["systems"][0]["md"]["temperature"] = 300
+    path = tmp_path / "param.json"
+    path.write_text(json.dumps(param))
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", str(path), str(REPO / "machine" / "local.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(path) in err and "systems[0]" in err and "temperature" in err
