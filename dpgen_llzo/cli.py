@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dpgen_llzo.init_data.cli",
     "dpgen_llzo.demo.cli",
     "dpgen_llzo.loop.cli",
+    "dpgen_llzo.validate_cli",
     "dpgen_llzo.bundle_cli",
     "dpgen_llzo.coverage.cli",
     "dpgen_llzo.gb.cli",
@@ -53,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dpgen-llzo`` console script; returns the exit code."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

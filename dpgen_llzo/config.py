@@ -68,6 +68,30 @@ def _init_args() -> list[Argument]:
     ]
 
 
+def _coverage_args() -> list[Argument]:
+    return [
+        Argument("enabled", bool, optional=True, default=True, doc="Run the coverage step after exploration in `dpgen-llzo run`."),
+        Argument("threshold", float, optional=True, default=0.995, doc="Coverage at or above which an iteration counts as converged (the paper reached 0.9951)."),
+        Argument("consecutive", int, optional=True, default=2, doc="Stop after this many consecutive converged iterations."),
+        Argument("criterion", str, optional=True, default="overall", doc="`overall`: the coverage of all environments must reach the threshold; `every_element`: each element's coverage must."),
+        Argument("variance", float, optional=True, default=0.95, doc="Cumulative explained variance that sets the number of principal components."),
+        Argument("bins", int, optional=True, default=50, doc="Grid cells per axis of every 2-D component-pair grid."),
+        Argument("max_train_frames", int, optional=True, default=100, doc="Training frames sampled (seeded) for the descriptors of the training set."),
+        Argument("max_test_frames", int, optional=True, default=100, doc="Explored (model_devi trajectory) frames sampled (seeded) for the test set."),
+        Argument("seed", int, optional=True, default=2024, doc="Seed of the frame sampling."),
+        Argument("per_element", bool, optional=True, default=True, doc="Also compute the coverage of each element's environments (own PCA per element)."),
+    ]
+
+
+def _augmentation_args() -> list[Argument]:
+    return [
+        Argument("enabled", bool, optional=True, default=False, doc="Error-driven augmentation (You et al. 2024): label a random sample of explored frames whatever their model deviation, keep those whose DP energy error exceeds the threshold."),
+        Argument("n_frames", int, optional=True, default=10, doc="Explored frames labelled per iteration."),
+        Argument("energy_error_threshold", float, optional=True, default=0.01, doc="Relative total-energy error |E_DP - E_ref| / |E_ref| above which a frame joins the training data (0.01 = the paper's 1 %)."),
+        Argument("seed", int, optional=True, default=2024, doc="Seed of the frame sampling."),
+    ]
+
+
 def llzo_arginfo() -> Argument:
     """The dargs definition of the ``_dpgen_llzo`` section."""
     return Argument(
@@ -76,6 +100,8 @@ def llzo_arginfo() -> Argument:
         [
             Argument("labeler", dict, _labeler_args(), optional=True, default={}, doc="The embedded teacher."),
             Argument("init", dict, _init_args(), optional=True, default={"systems": []}, doc="`dpgen-llzo init`: the initial data set."),
+            Argument("coverage", dict, _coverage_args(), optional=True, default={"enabled": True}, doc="`dpgen-llzo run`: PCA coverage of the explored environments and the stop criterion."),
+            Argument("augmentation", dict, _augmentation_args(), optional=True, default={"enabled": False}, doc="`dpgen-llzo run`: error-driven augmentation of the training data."),
         ],
         doc="dpgen-llzo settings; ignored by stock dpgen.",
     )
@@ -84,6 +110,16 @@ def llzo_arginfo() -> Argument:
 def system_arginfo() -> Argument:
     """The dargs definition of one entry of ``_dpgen_llzo.init.systems``."""
     return Argument("system", dict, _system_args(), doc="One system of the initial data set.")
+
+
+def coverage_arginfo() -> Argument:
+    """The dargs definition of ``_dpgen_llzo.coverage`` (to normalise a partial section)."""
+    return Argument("coverage", dict, _coverage_args(), doc="PCA coverage step and stop criterion.")
+
+
+def augmentation_arginfo() -> Argument:
+    """The dargs definition of ``_dpgen_llzo.augmentation``."""
+    return Argument("augmentation", dict, _augmentation_args(), doc="Error-driven augmentation.")
 
 
 def load_json(path: str | Path) -> dict[str, Any]:

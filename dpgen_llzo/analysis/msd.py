@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-DEFAULT_CHUNK_BYTES = 256 * 2**20
+DEFAULT_CHUNK_BYTES = 128 * 2**20
 
 
 def _fft_len(n: int) -> int:
@@ -30,27 +30,34 @@ def _fft_len(n: int) -> int:
     return next_fast_len(2 * n, real=True)
 
 
-def _gather(positions: np.ndarray, sl: slice, dtype: type, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+def _gather(positions: np.ndarray, sl: slice, dtype: type, block: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """Ions ``sl`` as displacements ``r(t) − r(0)``, ``(ions, 3, T)`` of ``dtype``, plus float64 ``|r − r(0)|²``.
 
-    Copies in time blocks so the (T, ions, 3) → (ions, 3, T) transposition stays in cache
-    (~3× faster than one strided copy for long trajectories). The MSD does not depend on the
-    origin of coordinates; measuring from r(0) keeps the numbers small.
+    Positions stored ion-major (a ``(T, ions, 3)`` view of an ``(ions, T, 3)`` array, as
+    :class:`~dpgen_llzo.analysis.trajectory.Trajectory` keeps them) are read directly;
+    frame-major arrays are copied in time blocks so the transposition stays in cache. The
+    MSD does not depend on the origin of coordinates; measuring from r(0) keeps numbers small.
     """
     n_frames = positions.shape[0]
-    mean = np.asarray(positions[0, sl], dtype=float)
-    n_sel = mean.shape[0]
+    origin = np.asarray(positions[0, sl], dtype=float)
+    if positions.strides[0] < positions.strides[1]:  # ion-major memory: each ion's series is contiguous
+        ions = np.asarray(positions[:, sl], dtype=float).transpose(1, 2, 0)  # (ions, 3, T) view
+        out = np.empty(ions.shape, dtype=dtype)
+        np.subtract(ions, origin[:, :, None], out=out, casting="same_kind")
+        sq = np.einsum("idt,idt->it", out, out, dtype=float)
+        return out, sq
+    n_sel = origin.shape[0]
     out = np.empty((n_sel, 3, n_frames), dtype=dtype)
     sq = np.empty((n_sel, n_frames))
     for t0 in range(0, n_frames, block):
-        chunk = np.asarray(positions[t0:t0 + block, sl], dtype=float) - mean
+        chunk = np.asarray(positions[t0:t0 + block, sl], dtype=float) - origin
         out[:, :, t0:t0 + block] = chunk.transpose(1, 2, 0)
         sq[:, t0:t0 + block] = np.einsum("tid,tid->it", chunk, chunk)
     return out, sq
 
 
-def _chunks(n_frames: int, n_ions: int, chunk_bytes: int, factor: int = 6):
-    per_ion = n_frames * 3 * 8 * factor
+def _chunks(n_frames: int, n_ions: int, chunk_bytes: int, factor: int = 6, per_ion_bytes: int | None = None):
+    per_ion = per_ion_bytes or n_frames * 3 * 8 * factor
     step = max(1, int(chunk_bytes // per_ion))
     for start in range(0, n_ions, step):
         yield slice(start, min(start + step, n_ions))
@@ -94,7 +101,8 @@ def per_ion_msd(positions: np.ndarray, lags: np.ndarray | None = None, *, max_la
     s1_total = np.zeros(max_lag + 1)  # Σ_ions (T − m) S1
     s2_total = np.zeros(max_lag + 1)  # Σ_ions (T − m) S2
     keep = None if lags is None else np.zeros((len(lags), n_ions))
-    for sl in _chunks(n_frames, n_ions, chunk_bytes):
+    per_ion_bytes = n_frames * (3 * np.dtype(fft_dtype).itemsize * 3 + 8 * 3)  # x, spectrum, |r|², cumsum
+    for sl in _chunks(n_frames, n_ions, chunk_bytes, per_ion_bytes=per_ion_bytes):
         x, sq = _gather(positions, sl, fft_dtype)  # (ions, 3, T) centred; (ions, T) |r|² in float64
         cum = np.cumsum(sq, axis=1)  # running Σ|r|²
         del sq

@@ -23,10 +23,10 @@ def fp_datasets(iteration: Path) -> list[Path]:
 
 
 def count_frames(dataset: Path) -> int:
-    """Frames of a deepmd/npy system (sum over its ``set.*`` directories)."""
+    """Labelled frames under a deepmd/npy system or a multi-system directory (all ``set.*/energy.npy``)."""
     import numpy as np
 
-    return int(sum(np.load(s / "energy.npy", mmap_mode="r").shape[0] for s in sorted(dataset.glob("set.*"))))
+    return int(sum(np.load(f, mmap_mode="r").shape[0] for f in sorted(Path(dataset).rglob("set.*/energy.npy"))))
 
 
 def fp_task_count(iteration: Path) -> int:

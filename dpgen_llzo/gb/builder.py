@@ -24,8 +24,6 @@ needed to rebuild the cell exactly (``build_parameters``).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,6 +68,9 @@ class GBSpec:
         shifts of grain B along each CSL vector.
     min_distance, min_like_charge, merge_distance
         Contact rules, Å (:class:`~.interfaces.ContactRules`).
+    bulk_fraction
+        Every element pair must also stay at least this fraction of its shortest bulk distance
+        apart (0 switches the per-pair bounds off).
     region_half_width
         Stoichiometry is restored within this distance of a GB plane, Å.
     """
@@ -89,6 +90,7 @@ class GBSpec:
     min_distance: float = 1.5
     min_like_charge: float = 2.2
     merge_distance: float = 1.0
+    bulk_fraction: float = 0.85
     region_half_width: float = 5.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,7 +126,8 @@ class GBSpec:
             "vacuum": "--vacuum", "min_separation": "--min-separation",
             "scan_offsets": "--scan-offsets", "scan_translations": "--scan-translations",
             "min_distance": "--min-distance", "min_like_charge": "--min-like-charge",
-            "merge_distance": "--merge-distance", "region_half_width": "--region-half-width",
+            "merge_distance": "--merge-distance", "bulk_fraction": "--bulk-fraction",
+            "region_half_width": "--region-half-width",
         }
         for name, flag in options.items():
             value = getattr(self, name)
@@ -222,6 +225,7 @@ def build_gb(spec: GBSpec, bulk: Structure | None = None) -> GBCell:
     from dpgen_llzo.gb.geometry import find_csl, prepare_grains, stack_grains
     from dpgen_llzo.gb.interfaces import (
         ContactRules,
+        bulk_pair_bounds,
         check_cell,
         dsf_energy,
         element_counts,
@@ -235,9 +239,16 @@ def build_gb(spec: GBSpec, bulk: Structure | None = None) -> GBCell:
             raise UserInputError(f"{name} must be a positive integer, got {value!r}")
     if not spec.min_separation > 0:
         raise UserInputError(f"min_separation must be positive, got {spec.min_separation}")
-    rules = ContactRules(spec.min_distance, spec.min_like_charge, spec.merge_distance)
+    if not 0 <= spec.bulk_fraction < 1:
+        raise UserInputError(f"bulk_fraction must be in [0, 1), got {spec.bulk_fraction}")
     choice = find_csl(spec.sigma, spec.axis, spec.plane)
     bulk = load_bulk(spec) if bulk is None else bulk
+    rules = ContactRules(
+        spec.min_distance,
+        spec.min_like_charge,
+        spec.merge_distance,
+        bulk_pair_bounds(bulk, spec.bulk_fraction) if spec.bulk_fraction > 0 else (),
+    )
     unit = _check_bulk(bulk, rules)
     unit_size = sum(unit.values())
     bulk_energy_per_unit = dsf_energy(bulk) / (len(bulk) / unit_size)
@@ -312,6 +323,7 @@ def build_gb(spec: GBSpec, bulk: Structure | None = None) -> GBCell:
             **report.as_dict(),
         },
         "checks": check.as_dict(),
+        "pair_bounds_A": {f"{a}-{b}": d for a, b, d in rules.pair_minimum},
         "seed": spec.seed if spec.bulk is None else None,
         "bulk": (
             {"generator": "llzo-cubic", "seed": spec.seed, "a_A": spec.a}
@@ -324,67 +336,3 @@ def build_gb(spec: GBSpec, bulk: Structure | None = None) -> GBCell:
         "build_parameters": spec.to_dict(),
     }
     return GBCell(structure, record)
-
-
-def gb_json_path(poscar: Path) -> Path:
-    """Default JSON path next to a POSCAR: ``POSCAR`` → ``POSCAR.json``, ``gb.vasp`` → ``gb.json``."""
-    return poscar.with_name(poscar.name + ".json") if not poscar.suffix else poscar.with_suffix(".json")
-
-
-def write_gb_cell(
-    cell: GBCell, poscar: str | Path, json_path: str | Path | None = None, command: str = ""
-) -> tuple[Path, Path]:
-    """Write the POSCAR and its JSON record atomically; returns both paths."""
-    from dpgen_llzo.analysis._io import write_json_atomic
-    from dpgen_llzo.structures.cli import write_poscar
-
-    poscar = Path(poscar)
-    json_path = gb_json_path(poscar) if json_path is None else Path(json_path)
-    record = dict(cell.record)
-    comment = (
-        f"{record['composition']} sigma{record['sigma']} "
-        f"({' '.join(map(str, record['plane']))})[{' '.join(map(str, record['axis']))}] GB"
-    )
-    write_poscar(cell.structure, poscar, comment)
-    record["poscar"] = str(Path(_relative(poscar, json_path.parent)))
-    record["poscar_sha256"] = hashlib.sha256(poscar.read_bytes()).hexdigest()
-    record["command"] = command
-    write_json_atomic(json_path, record)
-    return poscar, json_path
-
-
-def _relative(path: Path, base: Path) -> str:
-    import os
-
-    return os.path.relpath(path.resolve(), base.resolve())
-
-
-def structure_deviation(first: Structure, second: Structure) -> float:
-    """Largest distance (Å) between matched atoms of two cells, ``inf`` if they do not match.
-
-    Cells match when lattices agree within 1e-6 Å and every element has the same count; each
-    atom is matched to the nearest atom of the same element in ``second`` (periodic).
-    """
-    from scipy.spatial import cKDTree
-
-    if len(first) != len(second) or np.abs(first.lattice.matrix - second.lattice.matrix).max() > 1e-6:
-        return math.inf
-    worst = 0.0
-    symbols_1 = np.array([s.specie.symbol for s in first])
-    symbols_2 = np.array([s.specie.symbol for s in second])
-    for element in np.unique(symbols_1):
-        a = _unit_interval(first.frac_coords[symbols_1 == element])
-        b = _unit_interval(second.frac_coords[symbols_2 == element])
-        if len(a) != len(b):
-            return math.inf
-        _, index = cKDTree(b, boxsize=1.0).query(a)
-        delta = a - b[index]
-        delta -= np.round(delta)
-        worst = max(worst, float(np.linalg.norm(delta @ first.lattice.matrix, axis=1).max()))
-    return worst
-
-
-def _unit_interval(frac: np.ndarray) -> np.ndarray:
-    wrapped = np.mod(frac, 1.0)
-    wrapped[wrapped >= 1.0] = 0.0
-    return wrapped

@@ -297,7 +297,7 @@ def _lattice_vectors_with_height(
 def _interplanar_step(basis: np.ndarray, normal: np.ndarray) -> float:
     """Smallest positive component along ``normal`` of a lattice vector of ``basis``, Å."""
     heights = basis @ normal
-    grid = np.array(list(itertools.product(range(-6, 7), repeat=3)))
+    grid = np.array(list(itertools.product(range(-12, 13), repeat=3)))
     values = grid @ heights
     return float(values[values > 1e-6].min())
 
@@ -492,6 +492,7 @@ def stack_grains(
     cut_offset: float = 0.0,
     translation: tuple[float, float] = (0.0, 0.0),
     vacuum: float = 0.0,
+    gap: float = 0.0,
 ) -> Bicrystal:
     """Cut one slab from each grain and stack them into a periodic bicrystal.
 
@@ -506,6 +507,8 @@ def stack_grains(
         In-plane shift of grain B, in fractions of the two in-plane CSL vectors.
     vacuum
         Vacuum above grain B, Å; 0 gives the periodic cell with two GBs.
+    gap
+        Extra space added at each GB along the normal, Å (aimsgb's ``add_if_dist``).
 
     Returns
     -------
@@ -524,22 +527,24 @@ def stack_grains(
     species_b, frac_b = _select_period(
         pair.grain_b, pair.cell_b, direction, pair.n_sites[1], cut_offset
     )
-    shift_b = translation[0] * pair.cell_a[in_plane[0]] + translation[1] * pair.cell_a[in_plane[1]]
-    cart = np.vstack([frac_a @ pair.cell_a, frac_b @ pair.cell_b + pair.cell_a[direction] + shift_b])
     normal = np.cross(pair.cell_a[in_plane[0]], pair.cell_a[in_plane[1]])
     normal /= np.linalg.norm(normal)
     if np.dot(normal, pair.across) < 0:
         normal = -normal
+    shift_b = translation[0] * pair.cell_a[in_plane[0]] + translation[1] * pair.cell_a[in_plane[1]]
+    offset_b = pair.cell_a[direction] + shift_b + gap * normal
+    cart = np.vstack([frac_a @ pair.cell_a, frac_b @ pair.cell_b + offset_b])
+    n_gaps = 2 if vacuum == 0 else 1
     lattice = np.array(pair.cell_a)
-    lattice[direction] = pair.across + vacuum * normal
+    lattice[direction] = pair.across + (vacuum + n_gaps * gap) * normal
     frac = cart @ np.linalg.inv(lattice)
     height_total = float(np.dot(lattice[direction], normal))
     h_a, h_b = pair.thickness_A
-    planes = [h_a / height_total]
+    planes = [(h_a + gap / 2) / height_total]
     if vacuum == 0:
-        shift = h_b / 2 / height_total
+        shift = (h_b + gap) / 2 / height_total
         frac[:, direction] += shift
-        planes = [shift, shift + h_a / height_total]
+        planes = [shift - gap / 2 / height_total, shift + (h_a + gap / 2) / height_total]
     frac = _wrap(frac)
 
     # Put the GB normal on the third lattice vector (a cyclic permutation keeps handedness).
