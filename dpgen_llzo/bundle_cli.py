@@ -82,7 +82,6 @@ def _no_action(parser: argparse.ArgumentParser) -> int:
 
 def _check_init_section(param: dict[str, Any], settings: dict[str, Any], path: Path) -> list[str]:
     """Cross-check the ``_dpgen_llzo`` section against the registries and DP-GEN's paths."""
-    import dpgen_llzo.structures.references  # noqa: F401  (registers the reference crystals)
     from dpgen_llzo.config import LLZO_KEY
     from dpgen_llzo.init_data.plan import plan_init_tasks
     from dpgen_llzo.init_data.runner import check_param_matches_plan
