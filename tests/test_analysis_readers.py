@@ -127,3 +127,18 @@ def test_bad_input_messages(tmp_path):
         load_trajectory(tmp_path / "missing.dump", "Li", 1.0)
     for err in (UserInputError("x"),):
         assert "\n" not in str(err)
+
+
+def test_cli_lists_registries_and_every_command_has_help(capsys):
+    from dpgen_llzo.cli import main
+
+    assert main(["analyze", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("lammps-dump", "extxyz", "vasp-xdatcar", "deepmd-npy", "diffusion", "arrhenius", "rdf",
+                 "lattice", "transition", "xrd", "density-map"):
+        assert name in out
+    for command in ("diffusion", "arrhenius", "rdf", "lattice", "transition", "xrd", "density-map"):
+        with pytest.raises(SystemExit) as exc:
+            main(["analyze", command, "--help"])
+        assert exc.value.code == 0
+        assert "usage: dpgen-llzo analyze" in capsys.readouterr().out

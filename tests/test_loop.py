@@ -166,7 +166,7 @@ def test_resumes_from_the_record(tmp_path):
     assert fake.calls == [(0, 3), (0, 4), (0, 5)]
 
 
-def test_coverage_disabled_runs_like_dpgen_and_attaches_augmentation(tmp_path):
+def test_coverage_disabled_runs_like_dpgen_and_attaches_augmentation(tmp_path, caplog):
     param = write_param(
         tmp_path / "param.json",
         coverage={"enabled": False},
@@ -179,10 +179,21 @@ def test_coverage_disabled_runs_like_dpgen_and_attaches_augmentation(tmp_path):
     (aug / "data.aug.000" / "set.000").mkdir(parents=True)
     (aug / "data.aug.000" / "type.raw").write_text("0\n")
     (aug / "augmentation.json").write_text(
-        json.dumps({"threshold": 0.02, "n_sampled": 3, "n_labelled": 3, "n_selected": 1, "median_error": 0.01})
+        json.dumps(
+            {
+                "threshold": 0.02,
+                "n_sampled": 3,
+                "n_labelled": 3,
+                "n_selected": 1,
+                "median_error": 0.01,
+                "settings": {"enabled": True, "n_frames": 10, "energy_error_threshold": 0.02, "seed": 2024},
+            }
+        )
     )
     fake = FakeSteps(work, {0: 0.1, 1: 0.1}, {}, n_jobs=1)
-    outcome = run_loop(param, MACHINE, workdir=work, steps=fake.mapping())
+    with caplog.at_level("INFO", logger="dpgen"):
+        outcome = run_loop(param, MACHINE, workdir=work, steps=fake.mapping())
+    assert "iter 000000: augmentation already done (1 frames selected)" in caplog.text
     assert outcome.reason == "schedule_end" and "disabled" in outcome.message
     assert (work / "iter.000000" / "02.fp" / "data.aug.000" / "type.raw").is_file()
     assert not (work / "coverage.json").exists()
@@ -201,13 +212,13 @@ def test_bad_param_is_one_line(tmp_path, capsys):
 
 
 def tiny_loop_param(path: Path) -> Path:
-    """One tetragonal system, 2 models x 30 training steps, one 20-step NVT exploration."""
+    """One tetragonal system, 2 models x 10 training steps, one 20-step NVT exploration."""
     param = json.loads(QUICK.read_text())
     param["init_data_sys"] = ["tet/perturbed", "tet/md"]
     param["sys_configs"] = [["tet/POSCAR"]]
     training = param["default_training_param"]["training"]
-    training.update(numb_steps=30, disp_freq=10, save_freq=30)
-    param["default_training_param"]["learning_rate"]["decay_steps"] = 10
+    training.update(numb_steps=10, disp_freq=5, save_freq=10)
+    param["default_training_param"]["learning_rate"]["decay_steps"] = 5
     param["model_devi_jobs"] = [
         {"sys_idx": [0], "temps": [600], "press": [1.0], "trj_freq": 10, "nsteps": 20, "ensemble": "nvt"}
     ]
@@ -238,8 +249,10 @@ def test_real_loop_stops_on_coverage_and_stock_dpgen_takes_over(tmp_path, monkey
     capsys.readouterr()
 
     assert main(["run", str(param), str(MACHINE)]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("dpgen-llzo run: converged at iteration 0")
+    out = capsys.readouterr().out.splitlines()  # dpdispatcher also prints its job lines
+    assert [line for line in out if line.startswith("dpgen-llzo run:")] == [
+        line for line in out if line.startswith("dpgen-llzo run: converged at iteration 0: coverage >= 0")
+    ] != []
     assert record_lines(work) == [f"0 {j}" for j in range(6)]
     report = json.loads((work / "iter.000000" / "01.model_devi" / "coverage.json").read_text())
     assert set(report["per_element"]) == {"Li", "La", "Zr", "O"}
@@ -267,3 +280,21 @@ def test_real_loop_stops_on_coverage_and_stock_dpgen_takes_over(tmp_path, monkey
     lines = sum(len(p.read_text().split("\n")) - 1 for p in candidates)
     assert lines == 3  # every explored frame (steps 0, 10, 20) is in exactly one list
     assert np.isfinite(report["fraction"])
+
+
+def test_schedule_end_after_a_handover_past_convergence(tmp_path):
+    """Converged at iteration 0, continued by stock dpgen to make_fp: the message says so."""
+    section = {"threshold": 0.9, "consecutive": 1}
+    param = write_param(tmp_path / "param.json", coverage=section)
+    work = tmp_path / "work"
+    work.mkdir()
+    fake = FakeSteps(work, {0: 0.95}, section, n_jobs=1)
+    os.chdir(work)
+    try:
+        fake.write_report(0)
+    finally:
+        os.chdir(REPO)
+    (work / "record.dpgen").write_text("".join(f"0 {j}\n" for j in range(7)))
+    outcome = run_loop(param, MACHINE, workdir=work, steps=fake.mapping())
+    assert fake.calls == [(0, 7), (0, 8), (1, 0), (1, 1), (1, 2), (1, 3)]
+    assert outcome.reason == "schedule_end" and "coverage had converged" in outcome.message

@@ -32,7 +32,8 @@ import numpy as np
 
 from dpgen_llzo.analysis import units
 from dpgen_llzo.analysis._registries import ANALYSES
-from dpgen_llzo.analysis.fitting import (FitWindow, candidate_lags, choose_fit_window, fit_lags, line_fit)
+from dpgen_llzo.analysis.fitting import (WINDOW_FRACTIONS, FitWindow, candidate_lags, choose_fit_window, fit_lags,
+                                         line_fit)
 from dpgen_llzo.analysis.msd import collective_msd, masked_msd_sums, per_ion_msd
 from dpgen_llzo.analysis.regions import DEFAULT_GB_HALF_WIDTH_A, GrainBoundaryPlanes, gb_mask
 from dpgen_llzo.analysis.trajectory import Trajectory
@@ -126,6 +127,21 @@ def _bootstrap_slopes(curves: np.ndarray, t: np.ndarray, n_bootstrap: int, rng: 
     return line_fit(t, means)[0]
 
 
+def _pooled_msd(trajectories: Sequence[Trajectory], n_frames: int, lags: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Ion-averaged MSD of all runs up to ``max(lags)`` and every ion's MSD at ``lags``."""
+    max_lag = int(lags.max())
+    msd_sum = np.zeros(max_lag + 1)
+    per_ion = []
+    n_total = 0
+    for traj in trajectories:
+        mean, keep = per_ion_msd(traj.positions[:n_frames], lags, max_lag=max_lag)
+        msd_sum += mean * traj.n_ions
+        per_ion.append(keep)
+        n_total += traj.n_ions
+    return msd_sum / n_total, np.concatenate(per_ion, axis=1), n_total
+
+
 def tracer_diffusion(trajectories: Sequence[Trajectory], fit_window_ps: tuple[float, float] | None = None,
                      n_bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0
                      ) -> tuple[TracerResult, np.ndarray, np.ndarray]:
@@ -138,20 +154,17 @@ def tracer_diffusion(trajectories: Sequence[Trajectory], fit_window_ps: tuple[fl
         could use (half the run for the automatic rule).
     """
     n_frames, dt = _check_runs(trajectories)
-    lags = candidate_lags(n_frames, dt, fit_window_ps)
-    max_lag = int(lags.max())
-    msd_sum = np.zeros(max_lag + 1)
-    per_ion = []
-    n_total = 0
-    for traj in trajectories:
-        mean, keep = per_ion_msd(traj.positions[:n_frames], lags, max_lag=max_lag)
-        msd_sum += mean * traj.n_ions
-        per_ion.append(keep)
-        n_total += traj.n_ions
-    msd = msd_sum / n_total
-    per_ion_all = np.concatenate(per_ion, axis=1)
-    lag_times = np.arange(max_lag + 1) * dt
-    window = choose_fit_window(lag_times, msd, (n_frames - 1) * dt, fit_window_ps)
+    duration = (n_frames - 1) * dt
+    # The automatic rule tries the shortest window first; computing the MSD only up to its end
+    # first (FFT length 1.1 T instead of 1.5 T) saves a quarter of the work when it qualifies.
+    stages = [WINDOW_FRACTIONS[:1], WINDOW_FRACTIONS] if fit_window_ps is None else [None]
+    for windows in stages:
+        lags = candidate_lags(n_frames, dt, fit_window_ps, windows=windows or WINDOW_FRACTIONS)
+        msd, per_ion_all, n_total = _pooled_msd(trajectories, n_frames, lags)
+        lag_times = np.arange(len(msd)) * dt
+        window = choose_fit_window(lag_times, msd, duration, fit_window_ps)
+        if window.diffusive:
+            break
     idx = fit_lags(lags, dt, window)
     t = lags[idx] * dt
     slope, intercept = line_fit(t, msd[lags[idx]])

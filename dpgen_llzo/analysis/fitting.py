@@ -65,11 +65,12 @@ class FitWindow:
 
 
 def candidate_lags(n_frames: int, dt_ps: float, fit_window_ps: tuple[float, float] | None,
-                   max_points: int = 4 * MAX_FIT_POINTS) -> np.ndarray:
-    """Frame lags that cover every window the rule could choose (or the user window)."""
+                   max_points: int = 4 * MAX_FIT_POINTS,
+                   windows: tuple[tuple[float, float], ...] = WINDOW_FRACTIONS) -> np.ndarray:
+    """Frame lags that cover every rule window in ``windows`` (or the user window)."""
     if fit_window_ps is None:
-        lo = min(f[0] for f in WINDOW_FRACTIONS) * (n_frames - 1)
-        hi = max(f[1] for f in WINDOW_FRACTIONS) * (n_frames - 1)
+        lo = min(f[0] for f in windows) * (n_frames - 1)
+        hi = max(f[1] for f in windows) * (n_frames - 1)
     else:
         lo, hi = fit_window_ps[0] / dt_ps, fit_window_ps[1] / dt_ps
         if not 0 <= lo < hi <= n_frames - 1:
@@ -111,8 +112,8 @@ def choose_fit_window(lag_times_ps: np.ndarray, msd: np.ndarray, duration_ps: fl
     for lo, hi in WINDOW_FRACTIONS:
         start, end = lo * duration_ps, hi * duration_ps
         sel = (lag_times_ps >= start - 1e-9) & (lag_times_ps <= end + 1e-9) & (lag_times_ps > 0)
-        if sel.sum() < MIN_WINDOW_LAGS:
-            continue
+        if sel.sum() < MIN_WINDOW_LAGS or end > lag_times_ps[-1] * (1 + 1e-9) + 1e-9:
+            continue  # too few lags, or the MSD given does not reach the window's end
         slope = loglog_slope(lag_times_ps[sel], msd[sel])
         if MIN_LOGLOG_SLOPE <= slope <= MAX_LOGLOG_SLOPE:
             return FitWindow(start, end, slope, True, "auto")

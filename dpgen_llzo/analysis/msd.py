@@ -30,7 +30,8 @@ def _fft_len(n: int) -> int:
     return next_fast_len(2 * n, real=True)
 
 
-def _gather(positions: np.ndarray, sl: slice, dtype: type, block: int = 512) -> tuple[np.ndarray, np.ndarray]:
+def _gather(positions: np.ndarray, sl: slice, dtype: type, block: int = 512,
+            length: int | None = None, buffer: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Ions ``sl`` as displacements ``r(t) − r(0)``, ``(ions, 3, T)`` of ``dtype``, plus float64 ``|r − r(0)|²``.
 
     Positions stored ion-major (a ``(T, ions, 3)`` view of an ``(ions, T, 3)`` array, as
@@ -40,19 +41,20 @@ def _gather(positions: np.ndarray, sl: slice, dtype: type, block: int = 512) -> 
     """
     n_frames = positions.shape[0]
     origin = np.asarray(positions[0, sl], dtype=float)
-    if positions.strides[0] < positions.strides[1]:  # ion-major memory: each ion's series is contiguous
-        ions = np.asarray(positions[:, sl], dtype=float).transpose(1, 2, 0)  # (ions, 3, T) view
-        out = np.empty(ions.shape, dtype=dtype)
-        np.subtract(ions, origin[:, :, None], out=out, casting="same_kind")
-        sq = np.einsum("idt,idt->it", out, out, dtype=float)
-        return out, sq
     n_sel = origin.shape[0]
-    out = np.empty((n_sel, 3, n_frames), dtype=dtype)
+    length = n_frames if length is None else length
+    out = np.empty((n_sel, 3, length), dtype=dtype) if buffer is None else buffer[:n_sel]
+    out[:, :, n_frames:] = 0.0  # zero padding for the FFT
+    if positions.strides[0] < positions.strides[1]:  # ion-major memory: each ion's series is contiguous
+        body = out[:, :, :n_frames]
+        np.subtract(positions[:, sl].transpose(1, 2, 0), origin[:, :, None], out=body, casting="same_kind")
+        return out, np.einsum("idt,idt->it", body, body, dtype=float)
     sq = np.empty((n_sel, n_frames))
     for t0 in range(0, n_frames, block):
-        chunk = np.asarray(positions[t0:t0 + block, sl], dtype=float) - origin
-        out[:, :, t0:t0 + block] = chunk.transpose(1, 2, 0)
-        sq[:, t0:t0 + block] = np.einsum("tid,tid->it", chunk, chunk)
+        t1 = min(t0 + block, n_frames)
+        chunk = np.asarray(positions[t0:t1, sl], dtype=float) - origin
+        out[:, :, t0:t1] = chunk.transpose(1, 2, 0)
+        sq[:, t0:t1] = np.einsum("tid,tid->it", chunk, chunk)
     return out, sq
 
 
@@ -102,8 +104,10 @@ def per_ion_msd(positions: np.ndarray, lags: np.ndarray | None = None, *, max_la
     s2_total = np.zeros(max_lag + 1)  # Σ_ions (T − m) S2
     keep = None if lags is None else np.zeros((len(lags), n_ions))
     per_ion_bytes = n_frames * (3 * np.dtype(fft_dtype).itemsize * 3 + 8 * 3)  # x, spectrum, |r|², cumsum
-    for sl in _chunks(n_frames, n_ions, chunk_bytes, per_ion_bytes=per_ion_bytes):
-        x, sq = _gather(positions, sl, fft_dtype)  # (ions, 3, T) centred; (ions, T) |r|² in float64
+    chunks = list(_chunks(n_frames, n_ions, chunk_bytes, per_ion_bytes=per_ion_bytes))
+    buffer = np.empty((chunks[0].stop - chunks[0].start, 3, nfft), dtype=fft_dtype)  # reused: no page faults
+    for sl in chunks:
+        x, sq = _gather(positions, sl, fft_dtype, length=nfft, buffer=buffer)  # (ions, 3, nfft); (ions, T) |r|²
         cum = np.cumsum(sq, axis=1)  # running Σ|r|²
         del sq
         s_all = cum[:, -1]
@@ -113,17 +117,24 @@ def per_ion_msd(positions: np.ndarray, lags: np.ndarray | None = None, *, max_la
         front = np.concatenate([[0.0], c_tot[:max_lag]])
         back = total - np.concatenate([[total], c_tot[n_frames - 1 - m[1:]]])
         s1_total += 2.0 * total - front - back
-        spec = rfft(x, n=nfft, axis=-1, workers=-1)
-        del x
+        spec = rfft(x, axis=-1, workers=-1)
         power = (spec.real**2 + spec.imag**2).sum(axis=1)  # (ions, nfft//2+1)
         del spec
-        s2_total += irfft(power.sum(axis=0), n=nfft, workers=-1)[: max_lag + 1]
-        if keep is not None:
-            ac = irfft(power, n=nfft, axis=-1, workers=-1)[:, lags]
+        if keep is None:
+            s2_total += irfft(power.sum(axis=0), n=nfft, workers=-1)[: max_lag + 1]
+        else:
+            ac_all = irfft(power, n=nfft, axis=-1, workers=-1, overwrite_x=True)
+            s2_total += ac_all[:, : max_lag + 1].sum(axis=0)
+            ac = ac_all[:, lags]
+            del ac_all
             front_i = np.where(lags > 0, cum[:, np.maximum(lags - 1, 0)], 0.0)
             back_i = np.where(lags > 0, s_all[:, None] - cum[:, n_frames - 1 - lags], 0.0)
             keep[:, sl] = ((2.0 * s_all[:, None] - front_i - back_i - 2.0 * ac) / (n_frames - lags)).T
-    return (s1_total - 2.0 * s2_total) / (n_frames - m) / n_ions, keep
+    mean = (s1_total - 2.0 * s2_total) / (n_frames - m) / n_ions
+    mean[0] = 0.0  # exactly, by definition (the float32 FFT leaves ~1e-6 ⟨r²⟩ there)
+    if keep is not None:
+        keep[np.asarray(lags) == 0] = 0.0
+    return mean, keep
 
 
 def collective_msd(positions: np.ndarray) -> np.ndarray:

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from dpgen_llzo.analysis._io import read_json, require
-from dpgen_llzo.analysis.trajectory import plane_spacings
 from dpgen_llzo.errors import UserInputError
 
 DEFAULT_GB_HALF_WIDTH_A = 5.0
@@ -99,7 +98,9 @@ def distance_to_planes(positions: np.ndarray, cells: np.ndarray, planes: GrainBo
         s = np.einsum("tij,tj->ti", positions[sl], inv[:, :, axis])
         diff = s[:, :, None] - s_planes[None, None, :]
         diff -= np.round(diff)
-        widths = np.array([plane_spacings(c)[axis] for c in cells[sl]])
+        j, k = [i for i in range(3) if i != axis]
+        c = cells[sl]
+        widths = np.abs(np.linalg.det(c)) / np.linalg.norm(np.cross(c[:, j], c[:, k]), axis=1)  # V / |a_j × a_k|
         out[sl] = np.abs(diff).min(axis=2) * widths[:, None]
     return out
 

@@ -120,6 +120,6 @@ def plot_history(rows: Sequence[dict[str, Any]], threshold: float, path: str | o
         ax.set_xticks(its)
     lowest = [r["fraction"] for r in done] + [v for r in done for v in r.get("per_element", {}).values()]
     ax.set_ylim(min([0.5, *lowest]) - 0.02, 1.01)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return save_figure(fig, path)

@@ -12,7 +12,7 @@ package stays light)::
     cells = [carve_environment(frame, c, radius=7.0, mode="periodic") for c in centres]
     write_fp_tasks(cells, "iter.000004/02.fp", system_index=2)
 
-Modules: :mod:`.geometry` (CSL lookup with aimsgb, grain slabs, stacking),
+Modules: :mod:`.csl` (Σ/axis/plane lookup with aimsgb), :mod:`.geometry` (grain slabs, stacking),
 :mod:`.interfaces` (overlap merge/removal, stoichiometry, checks), :mod:`.builder` (the whole
 recipe and its record), :mod:`.records` (files, regeneration), :mod:`.carving` (carving
 geometry, centre selection, ``model_devi.out`` reader), :mod:`.fp_tasks` (DP-GEN fp task
@@ -29,7 +29,7 @@ _EXPORTS = {
     "GBCell": "builder",
     "build_gb": "builder",
     "load_bulk": "builder",
-    "find_csl": "geometry",
+    "find_csl": "csl",
     "write_gb_cell": "records",
     "read_gb_record": "records",
     "regenerate": "records",
@@ -47,7 +47,28 @@ _EXPORTS = {
     "next_task_counter": "fp_tasks",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [  # noqa: RUF022 (grouped as in _EXPORTS)
+    "GBSpec",
+    "GBCell",
+    "build_gb",
+    "load_bulk",
+    "find_csl",
+    "write_gb_cell",
+    "read_gb_record",
+    "regenerate",
+    "structure_deviation",
+    "ContactRules",
+    "check_cell",
+    "resolve_interfaces",
+    "carve_environment",
+    "carve_frame",
+    "select_carving_centres",
+    "read_atomic_model_devi",
+    "CarveInfo",
+    "write_fp_tasks",
+    "fp_task_name",
+    "next_task_counter",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -6,14 +6,16 @@ bulk cell):
 1. bulk: the ordered cubic LLZO cell of :mod:`dpgen_llzo.structures` (``seed``, ``a``), or a
    user cubic cell;
 2. the CSL from aimsgb and the two grain slabs (:mod:`.geometry`);
-3. a small rigid-body scan: the slabs are cut at ``scan_offsets`` positions along their
-   stacking vector and grain B is shifted by ``scan_translations``² in-plane fractions
-   (0 and ½ of each CSL vector by default); every candidate is cleaned with the
-   merge/remove/restore rule of :mod:`.interfaces`;
-4. the candidate with the lowest electrostatic GB energy
-   ``γ = (E_DSF(cell) − n_fu · E_DSF(bulk)/fu) / (n_planes · A)`` is kept (ties: first in scan
-   order). This is a formal-charge Coulomb proxy, not a relaxed GB energy; it only ranks
-   terminations that already pass the contact rules;
+3. a small rigid-body scan, as in GB studies of LLZO (Yu & Siegel 2017): the slabs are cut at
+   ``scan_offsets`` positions along their stacking vector (which atomic layers terminate the
+   grains), grain B is shifted by ``scan_translations``² in-plane fractions of the CSL vectors
+   (0 and ½ by default) and each GB is opened by each of ``scan_gaps`` (0, 0.75, 1.5 Å: the
+   excess volume of the boundary); every candidate is cleaned with the merge/remove/restore
+   rule of :mod:`.interfaces`;
+4. the candidate that needed the **fewest ions removed** is kept (the clean-up is a repair;
+   less repair, less invented chemistry), ties broken by the lowest electrostatic GB energy
+   ``γ = (E_DSF(cell) − n_fu · E_DSF(bulk)/fu) / (n_planes · A)`` and then by scan order.
+   γ is a formal-charge Coulomb proxy, not a relaxed GB energy;
 5. :func:`~.interfaces.check_cell`, sites sorted Li, La, Zr, O.
 
 The record (:meth:`GBCell.record`, written as JSON next to the POSCAR) holds the fields the
@@ -63,9 +65,9 @@ class GBSpec:
         Vacuum above grain B, Å (one GB and two surfaces instead of two GBs).
     min_separation
         The GB planes must be more than this far apart, Å.
-    scan_offsets, scan_translations
-        Rigid-body scan: number of cut positions along the stacking vector, and of in-plane
-        shifts of grain B along each CSL vector.
+    scan_offsets, scan_translations, scan_gaps
+        Rigid-body scan: number of cut positions along the stacking vector, number of in-plane
+        shifts of grain B along each CSL vector, and the openings tried at each GB (Å).
     min_distance, min_like_charge, merge_distance
         Contact rules, Å (:class:`~.interfaces.ContactRules`).
     bulk_fraction
@@ -87,6 +89,7 @@ class GBSpec:
     min_separation: float = DEFAULT_MIN_SEPARATION_A
     scan_offsets: int = 4
     scan_translations: int = 2
+    scan_gaps: tuple[float, ...] = (0.0, 0.75, 1.5)
     min_distance: float = 1.5
     min_like_charge: float = 2.2
     merge_distance: float = 1.0
@@ -96,10 +99,11 @@ class GBSpec:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["axis"], data["plane"] = list(self.axis), list(self.plane)
+        data["scan_gaps"] = list(self.scan_gaps)
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "build_parameters") -> "GBSpec":
+    def from_dict(cls, data: dict[str, Any], source: str = "build_parameters") -> GBSpec:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -108,6 +112,8 @@ class GBSpec:
             values = dict(data)
             values["axis"] = tuple(int(i) for i in data["axis"])
             values["plane"] = tuple(int(i) for i in data["plane"])
+            if "scan_gaps" in data:
+                values["scan_gaps"] = tuple(float(g) for g in data["scan_gaps"])
             return cls(**values)
         except (KeyError, TypeError, ValueError) as exc:
             raise UserInputError(f"{source}: {exc}") from None
@@ -122,17 +128,27 @@ class GBSpec:
         ]
         defaults = GBSpec(self.sigma, self.axis, self.plane)
         options = {
-            "bulk": "--bulk", "seed": "--seed", "a": "--a", "uc_a": "--uc-a", "uc_b": "--uc-b",
-            "vacuum": "--vacuum", "min_separation": "--min-separation",
-            "scan_offsets": "--scan-offsets", "scan_translations": "--scan-translations",
-            "min_distance": "--min-distance", "min_like_charge": "--min-like-charge",
-            "merge_distance": "--merge-distance", "bulk_fraction": "--bulk-fraction",
+            "bulk": "--bulk",
+            "seed": "--seed",
+            "a": "--a",
+            "uc_a": "--uc-a",
+            "uc_b": "--uc-b",
+            "vacuum": "--vacuum",
+            "min_separation": "--min-separation",
+            "scan_offsets": "--scan-offsets",
+            "scan_translations": "--scan-translations",
+            "min_distance": "--min-distance",
+            "min_like_charge": "--min-like-charge",
+            "merge_distance": "--merge-distance",
+            "bulk_fraction": "--bulk-fraction",
             "region_half_width": "--region-half-width",
         }
         for name, flag in options.items():
             value = getattr(self, name)
             if name == "seed" or value != getattr(defaults, name):
                 words.append(f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
+        if self.scan_gaps != defaults.scan_gaps:
+            words.append("--scan-gaps " + " ".join(f"{g:g}" for g in self.scan_gaps))
         words.append(f"-o {output}")
         return " ".join(words)
 
@@ -176,7 +192,7 @@ def load_bulk(spec: GBSpec, base: Path | None = None) -> Structure:
         raise UserInputError(f"{path}: bulk POSCAR not found")
     try:
         return Structure.from_file(str(path))
-    except Exception as exc:  # pymatgen raises many types for unreadable files
+    except Exception as exc:  # noqa: BLE001 (pymatgen raises many types for unreadable files)
         raise UserInputError(f"{path}: cannot read a structure ({exc})") from None
 
 
@@ -195,7 +211,9 @@ def _check_bulk(bulk: Structure, rules: Any) -> dict[str, int]:
     except KeyError as exc:
         raise UserInputError(f"bulk cell: {exc.args[0]}") from None
     if abs(q.sum()) > 1e-9:
-        raise UserInputError(f"bulk cell is not charge-neutral with formal charges ({q.sum():+g} e)")
+        raise UserInputError(
+            f"bulk cell is not charge-neutral with formal charges ({q.sum():+g} e)"
+        )
     if len(close_contacts(bulk, rules, q)):
         raise UserInputError("bulk cell already breaks the distance bounds")
     return formula_unit(element_counts(bulk))
@@ -237,6 +255,10 @@ def build_gb(spec: GBSpec, bulk: Structure | None = None) -> GBCell:
         value = getattr(spec, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise UserInputError(f"{name} must be a positive integer, got {value!r}")
+    if not spec.scan_gaps or any(not 0 <= g <= 5 for g in spec.scan_gaps):
+        raise UserInputError(
+            f"scan_gaps must be 1 or more openings from 0 to 5 Å, got {spec.scan_gaps}"
+        )
     if not spec.min_separation > 0:
         raise UserInputError(f"min_separation must be positive, got {spec.min_separation}")
     if not 0 <= spec.bulk_fraction < 1:
@@ -260,23 +282,30 @@ def build_gb(spec: GBSpec, bulk: Structure | None = None) -> GBCell:
     n_candidates = 0
     offsets = [k / spec.scan_offsets for k in range(spec.scan_offsets)]
     shifts = [k / spec.scan_translations for k in range(spec.scan_translations)]
-    for offset in offsets:
-        for shift in ((x, y) for x in shifts for y in shifts):
-            bicrystal = stack_grains(pair, cut_offset=offset, translation=shift, vacuum=spec.vacuum)
-            cleaned, report = resolve_interfaces(
-                bicrystal.structure, bicrystal.plane_fractions, unit, rules, spec.region_half_width
-            )
-            n_candidates += 1
-            lattice = cleaned.lattice.matrix
-            area = float(np.linalg.norm(np.cross(lattice[0], lattice[1])))
-            n_units = len(cleaned) / unit_size
-            excess = report.dsf_energy_eV - n_units * bulk_energy_per_unit
-            gamma = excess / (len(bicrystal.plane_fractions) * area)
-            key = round(gamma, 8)
-            if best is None or key < best[0]:
-                best = (key, gamma, offset, shift, bicrystal, cleaned, report)
+    for gap in spec.scan_gaps:
+        for offset in offsets:
+            for shift in ((x, y) for x in shifts for y in shifts):
+                bicrystal = stack_grains(
+                    pair, cut_offset=offset, translation=shift, vacuum=spec.vacuum, gap=gap
+                )
+                cleaned, report = resolve_interfaces(
+                    bicrystal.structure,
+                    bicrystal.plane_fractions,
+                    unit,
+                    rules,
+                    spec.region_half_width,
+                )
+                n_candidates += 1
+                lattice = cleaned.lattice.matrix
+                area = float(np.linalg.norm(np.cross(lattice[0], lattice[1])))
+                n_units = len(cleaned) / unit_size
+                excess = report.dsf_energy_eV - n_units * bulk_energy_per_unit
+                gamma = excess / (len(bicrystal.plane_fractions) * area)
+                key = (report.n_removed, round(gamma, 8))
+                if best is None or key < best[0]:
+                    best = (key, gamma, gap, offset, shift, bicrystal, cleaned, report)
     assert best is not None
-    _, gamma, offset, shift, bicrystal, cleaned, report = best
+    _, gamma, gap, offset, shift, bicrystal, cleaned, report = best
     check = check_cell(cleaned, unit, rules)
     grains = {g: cleaned.site_properties["grain"].count(g) for g in ("A", "B")}
     cleaned.remove_site_property("grain")
@@ -285,10 +314,12 @@ def build_gb(spec: GBSpec, bulk: Structure | None = None) -> GBCell:
     lattice = structure.lattice
     length = float(lattice.abc[2])
     positions = [round(p * length, 9) for p in bicrystal.plane_fractions]
-    spacing = structure.volume / float(np.linalg.norm(np.cross(lattice.matrix[0], lattice.matrix[1])))
+    spacing = structure.volume / float(
+        np.linalg.norm(np.cross(lattice.matrix[0], lattice.matrix[1]))
+    )
     if len(positions) == 2:
-        gap = abs(bicrystal.plane_fractions[1] - bicrystal.plane_fractions[0])
-        separation = min(gap, 1 - gap) * spacing
+        apart = abs(bicrystal.plane_fractions[1] - bicrystal.plane_fractions[0])
+        separation = min(apart, 1 - apart) * spacing
     else:
         separation = min(bicrystal.grain_thickness_A)
     counts = element_counts(structure)
@@ -313,9 +344,12 @@ def build_gb(spec: GBSpec, bulk: Structure | None = None) -> GBCell:
         "atoms_per_grain": grains,
         "vacuum_A": spec.vacuum,
         "interface": {
-            "rule": "merge same-element pairs < merge_distance; remove the cheapest-DSF-energy "
-            "ion of each pair breaking the contact rules; remove whole formula units in total, "
-            "the extra ions taken cheapest-first within region_half_width of a GB plane",
+            "rule": "scan cut offset x in-plane translation x gap; per candidate: merge "
+            "same-element pairs < merge_distance, remove the cheapest-DSF-energy ion of each "
+            "pair breaking the contact bounds, remove whole formula units in total with the "
+            "extra ions taken cheapest-first within region_half_width of a GB plane; keep the "
+            "candidate with the fewest ions removed, then the lowest DSF GB energy",
+            "gap_A": gap,
             "cut_offset": offset,
             "translation": list(shift),
             "candidates_scanned": n_candidates,

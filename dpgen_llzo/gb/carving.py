@@ -23,9 +23,11 @@ Why not the paper's block in a 40 Å vacuum box (``mode="vacuum"``, also availab
   trained on the same geometry DFT labelled, so seam atoms have consistent labels and need no
   special weighting. A block in vacuum has a polar, under-coordinated surface — surface
   states, charge transfer, harder SCF — whose environments never occur in bulk or GB MD.
-* **Cost.** Plane-wave cost scales with the box volume: a 16 Å periodic cell (~350 atoms,
-  4 000 Å³) against ~130 atoms in a 40 Å box (64 000 Å³); with Γ-only sampling for both the
-  periodic cell is cheaper or comparable, and its SCF behaves like the bulk tasks'.
+* **Cost.** The number of plane waves grows with the box volume. Carved from the Σ3 cell with
+  the default radius 7 Å: periodic, ~350 atoms in 18.3 × 16.2 × 16.2 Å (4 800 Å³); vacuum,
+  ~250 atoms (sphere of 9.2 Å) in 64 000 Å³. With cost ∝ N_pw·N_bands², the periodic cell
+  is ~7× cheaper at equal k-sampling, still ~2× with the 2×2×2 mesh KSPACING 0.25 Å⁻¹ asks
+  for (Γ for the 40 Å box), and its SCF behaves like the bulk tasks'.
 * **Weights.** DeePMD's per-atom ``atom_pref`` only enters the separate ``pref_pf`` loss term;
   the ordinary force term still weights all atoms, so down-weighting the outer atoms of only
   the carved systems is not possible in one training without changing the loss for all data.
@@ -36,8 +38,9 @@ Why not the paper's block in a 40 Å vacuum box (``mode="vacuum"``, also availab
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -116,7 +119,7 @@ class CarveInfo:
             "rcut_A": self.rcut_A,
             "periodic_directions": list(self.periodic_directions),
             "removed": dict(self.removed),
-            "n_atoms": int(len(self.parent_indices)),
+            "n_atoms": len(self.parent_indices),
             "n_intact": self.n_intact,
         }
 
@@ -313,7 +316,9 @@ def _periodic_cut(
     from pymatgen.core import Lattice, Structure
 
     matrix = structure.lattice.matrix
-    widths = structure.volume / np.linalg.norm(np.cross(matrix[[1, 2, 0]], matrix[[2, 0, 1]]), axis=1)
+    widths = structure.volume / np.linalg.norm(
+        np.cross(matrix[[1, 2, 0]], matrix[[2, 0, 1]]), axis=1
+    )
     target = 2 * radius + buffer
     scale = np.where(widths <= KEEP_PERIOD_FACTOR * target, 1.0, target / widths)
     periodic = tuple(bool(s == 1.0) for s in scale)
@@ -396,7 +401,11 @@ def _composition_removals(
     from dpgen_llzo.gb.interfaces import ION_CHARGES
 
     symbols = np.array([site.specie.symbol for site in carved])
-    order = [int(i) for i in np.lexsort((np.arange(len(carved)), seam_distance)) if keep[i] and removable[i]]
+    order = [
+        int(i)
+        for i in np.lexsort((np.arange(len(carved)), seam_distance))
+        if keep[i] and removable[i]
+    ]
     chosen: list[int] = []
     if composition == "stoichiometric":
         counts = {e: int(np.sum(symbols[keep] == e)) for e in unit}
@@ -407,7 +416,9 @@ def _composition_removals(
                 chosen.append(i)
                 quota[str(symbols[i])] -= 1
         if any(quota.values()):
-            raise UserInputError("not enough atoms outside the radius to make the cell stoichiometric")
+            raise UserInputError(
+                "not enough atoms outside the radius to make the cell stoichiometric"
+            )
         return chosen
     charge = sum(ION_CHARGES[str(s)] for s in symbols[keep])
     for i in order:

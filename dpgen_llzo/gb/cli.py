@@ -48,29 +48,72 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
         "write it as a POSCAR with a JSON record next to it (default: POSCAR.json).",
     )
     build.add_argument("--sigma", type=int, required=True, help="sigma (odd, >= 3)")
-    build.add_argument("--axis", type=int, nargs=3, required=True, metavar=("U", "V", "W"),
-                       help="rotation axis [uvw]")
-    build.add_argument("--plane", type=int, nargs=3, required=True, metavar=("H", "K", "L"),
-                       help="GB plane (hkl)")
-    build.add_argument("--bulk", default=None, metavar="POSCAR",
-                       help="cubic bulk cell to use (default: the llzo-cubic generator)")
-    build.add_argument("--seed", type=int, default=0, help="seed of the cubic Li ordering (default 0)")
-    build.add_argument("--a", type=float, default=None, help="cubic lattice parameter, Å (default 12.97)")
+    build.add_argument(
+        "--axis",
+        type=int,
+        nargs=3,
+        required=True,
+        metavar=("U", "V", "W"),
+        help="rotation axis [uvw]",
+    )
+    build.add_argument(
+        "--plane", type=int, nargs=3, required=True, metavar=("H", "K", "L"), help="GB plane (hkl)"
+    )
+    build.add_argument(
+        "--bulk",
+        default=None,
+        metavar="POSCAR",
+        help="cubic bulk cell to use (default: the llzo-cubic generator)",
+    )
+    build.add_argument(
+        "--seed", type=int, default=0, help="seed of the cubic Li ordering (default 0)"
+    )
+    build.add_argument(
+        "--a", type=float, default=None, help="cubic lattice parameter, Å (default 12.97)"
+    )
     build.add_argument("--uc-a", type=int, default=None, help="grain A thickness in CSL periods")
     build.add_argument("--uc-b", type=int, default=None, help="grain B thickness in CSL periods")
-    build.add_argument("--vacuum", type=float, default=0.0, help="vacuum above grain B, Å (default 0)")
-    build.add_argument("--min-separation", type=float, default=None,
-                       help="GB planes must be more than this apart, Å (default 12 = 2 rcut)")
-    build.add_argument("--scan-offsets", type=int, default=None,
-                       help="cut positions tried along the stacking vector (default 4)")
-    build.add_argument("--scan-translations", type=int, default=None,
-                       help="in-plane shifts of grain B tried per CSL vector (default 2)")
+    build.add_argument(
+        "--vacuum", type=float, default=0.0, help="vacuum above grain B, Å (default 0)"
+    )
+    build.add_argument(
+        "--min-separation",
+        type=float,
+        default=None,
+        help="GB planes must be more than this apart, Å (default 12 = 2 rcut)",
+    )
+    build.add_argument(
+        "--scan-offsets",
+        type=int,
+        default=None,
+        help="cut positions tried along the stacking vector (default 4)",
+    )
+    build.add_argument(
+        "--scan-translations",
+        type=int,
+        default=None,
+        help="in-plane shifts of grain B tried per CSL vector (default 2)",
+    )
+    build.add_argument(
+        "--scan-gaps",
+        type=float,
+        nargs="+",
+        default=None,
+        metavar="GAP",
+        help="openings tried at each GB, Å (default 0 0.75 1.5)",
+    )
     for flag, help_text in (
         ("--min-distance", "no two atoms closer, Å (default 1.5)"),
         ("--min-like-charge", "no two cations / two anions closer, Å (default 2.2)"),
         ("--merge-distance", "same-element pairs closer are merged, Å (default 1.0)"),
-        ("--bulk-fraction", "every element pair stays >= this fraction of its shortest bulk distance (default 0.85; 0: off)"),
-        ("--region-half-width", "stoichiometry restored within this distance of a plane, Å (default 5)"),
+        (
+            "--bulk-fraction",
+            "every element pair stays >= this fraction of its shortest bulk distance (default 0.85; 0: off)",
+        ),
+        (
+            "--region-half-width",
+            "stoichiometry restored within this distance of a plane, Å (default 5)",
+        ),
     ):
         build.add_argument(flag, type=float, default=None, help=help_text)
     build.add_argument("-o", "--output", required=True, help="POSCAR file to write")
@@ -96,18 +139,33 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
         "directories task.SSS.FFFFFF/POSCAR under --fp-dir.",
     )
     carve.add_argument("frame", metavar="FRAME", help="LAMMPS dump (*.lammpstrj) or POSCAR")
-    carve.add_argument("--model-devi", required=True,
-                       help="model_devi.out written with 'atomic' (per-atom columns)")
-    carve.add_argument("--step", type=int, default=None,
-                       help="MD step of FRAME in model_devi.out (needed if it has several rows)")
-    carve.add_argument("--type-map", default="Li,La,Zr,O", help="LAMMPS type order (default Li,La,Zr,O)")
+    carve.add_argument(
+        "--model-devi",
+        required=True,
+        help="model_devi.out written with 'atomic' (per-atom columns)",
+    )
+    carve.add_argument(
+        "--step",
+        type=int,
+        default=None,
+        help="MD step of FRAME in model_devi.out (needed if it has several rows)",
+    )
+    carve.add_argument(
+        "--type-map", default="Li,La,Zr,O", help="LAMMPS type order (default Li,La,Zr,O)"
+    )
     carve.add_argument("-n", "--number", type=int, default=4, help="cells to carve (default 4)")
     carve.add_argument("--radius", type=float, default=7.0, help="kept sphere, Å (default 7)")
     carve.add_argument("--rcut", type=float, default=6.0, help="descriptor cutoff, Å (default 6)")
     carve.add_argument("--mode", choices=("periodic", "vacuum"), default="periodic")
-    carve.add_argument("--composition", choices=("stoichiometric", "neutral"), default="stoichiometric")
-    carve.add_argument("--min-deviation", type=float, default=0.0,
-                       help="never centre on atoms below this deviation, eV/Å")
+    carve.add_argument(
+        "--composition", choices=("stoichiometric", "neutral"), default="stoichiometric"
+    )
+    carve.add_argument(
+        "--min-deviation",
+        type=float,
+        default=0.0,
+        help="never centre on atoms below this deviation, eV/Å",
+    )
     carve.add_argument("--fp-dir", required=True, help="the 02.fp directory")
     carve.add_argument("--system-index", type=int, required=True, help="DP-GEN system index SSS")
     carve.set_defaults(func=carve_handler)
@@ -120,7 +178,7 @@ def _no_action(parser: argparse.ArgumentParser) -> int:
 
 def list_handler(args: argparse.Namespace) -> int:
     """Print sigma, misorientation and GB planes aimsgb knows for the axis."""
-    from dpgen_llzo.gb.geometry import gb_planes, known_sigmas, miller, reduce_indices
+    from dpgen_llzo.gb.csl import gb_planes, known_sigmas, miller, reduce_indices
 
     axis = reduce_indices(args.axis, "axis")
     sigmas = known_sigmas(axis, args.max_sigma)
@@ -129,7 +187,9 @@ def list_handler(args: argparse.Namespace) -> int:
         return 0
     print(f"axis [{miller(axis)}]: SIGMA  GB PLANES (cubic equivalents keeping the axis work too)")
     for sigma in sigmas:
-        planes = "; ".join(", ".join(f"({miller(p)})" for p in group) for group in gb_planes(axis, sigma))
+        planes = "; ".join(
+            ", ".join(f"({miller(p)})" for p in group) for group in gb_planes(axis, sigma)
+        )
         print(f"  {sigma:>3}  {planes}")
     return 0
 
@@ -138,15 +198,25 @@ def _spec_from_args(args: argparse.Namespace):
     from dpgen_llzo.gb.builder import GBSpec
 
     values = {
-        "sigma": args.sigma, "axis": tuple(args.axis), "plane": tuple(args.plane),
-        "seed": args.seed, "bulk": args.bulk, "uc_a": args.uc_a, "uc_b": args.uc_b,
+        "sigma": args.sigma,
+        "axis": tuple(args.axis),
+        "plane": tuple(args.plane),
+        "seed": args.seed,
+        "bulk": args.bulk,
+        "uc_a": args.uc_a,
+        "uc_b": args.uc_b,
         "vacuum": args.vacuum,
     }
     optional = {
-        "a": args.a, "min_separation": args.min_separation, "scan_offsets": args.scan_offsets,
-        "scan_translations": args.scan_translations, "min_distance": args.min_distance,
-        "min_like_charge": args.min_like_charge, "merge_distance": args.merge_distance,
+        "a": args.a,
+        "min_separation": args.min_separation,
+        "scan_offsets": args.scan_offsets,
+        "scan_translations": args.scan_translations,
+        "min_distance": args.min_distance,
+        "min_like_charge": args.min_like_charge,
+        "merge_distance": args.merge_distance,
         "bulk_fraction": args.bulk_fraction,
+        "scan_gaps": tuple(args.scan_gaps) if args.scan_gaps else None,
         "region_half_width": args.region_half_width,
     }
     values.update({k: v for k, v in optional.items() if v is not None})
@@ -221,8 +291,14 @@ def carve_handler(args: argparse.Namespace) -> int:
             raise UserInputError(f"{args.model_devi}: no row for step {args.step}")
         row = int(rows[-1])
     cells = carve_frame(
-        structure, deviations[row], args.number, args.radius, args.mode,
-        min_deviation=args.min_deviation, rcut=args.rcut, composition=args.composition,
+        structure,
+        deviations[row],
+        args.number,
+        args.radius,
+        args.mode,
+        min_deviation=args.min_deviation,
+        rcut=args.rcut,
+        composition=args.composition,
     )
     source = {"frame": str(args.frame), "model_devi": str(args.model_devi), "step": int(steps[row])}
     tasks = write_fp_tasks(cells, args.fp_dir, args.system_index, type_map=type_map, source=source)
@@ -250,5 +326,5 @@ def _read_frame(path: Path, type_map: list[str]):
 
     try:
         return Structure.from_file(str(path))
-    except Exception as exc:  # pymatgen raises many types for unreadable files
+    except Exception as exc:  # noqa: BLE001 (pymatgen raises many types for unreadable files)
         raise UserInputError(f"{path}: cannot read a structure ({exc})") from None

@@ -24,8 +24,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -119,8 +120,10 @@ def write_fp_tasks(
         try:
             formula = ordered.composition.formula.replace(" ", "")
             (staging / "POSCAR").write_text(
-                Poscar(ordered, comment=f"{formula} carved around parent atom "
-                       f"{info.parent_centre_index}").get_str()
+                Poscar(
+                    ordered,
+                    comment=f"{formula} carved around parent atom {info.parent_centre_index}",
+                ).get_str()
             )
             np.save(staging / "atom_pref.npy", np.asarray(info.atom_pref)[order])
             record = info.as_dict()

@@ -1,17 +1,7 @@
-"""Bicrystal geometry: CSL lookup with aimsgb and periodic two-grain cells of a cubic crystal.
+"""Bicrystal geometry: periodic two-grain cells of a cubic crystal from aimsgb's grains.
 
-Which boundary
---------------
-:func:`find_csl` asks aimsgb's ``GBInformation(axis, sigma)`` for the coincident-site-lattice
-(CSL) matrix of a Σ/axis pair and the GB planes it realises. aimsgb lists one representative
-of each plane family per axis (for Σ3 about [1-10] it lists (1 1 -2), not (1 1 2)); a requested
-plane that a cubic point-group operation maps onto a listed plane *while keeping the rotation
-axis* (up to sign) describes the same boundary, so it is accepted and the listed plane is built.
-Both are recorded. Anything else is a :class:`~dpgen_llzo.errors.UserInputError` whose one line
-names the Σ values or planes aimsgb knows for that axis.
+The boundary itself (CSL matrix, planes) comes from :mod:`.csl`.
 
-How the cell is made
---------------------
 aimsgb's ``Grain.build_grains`` gives grain A (a supercell of the bulk along the orthogonalised
 CSL vectors, one CSL period ``L`` thick along the GB normal) and grain B (grain A rotated by
 180° about a Cartesian axis). Stacking whole CSL periods makes large cells (Σ5(310) of LLZO:
@@ -26,9 +16,11 @@ grains is ``t3_A + t3_B`` reduced by in-plane CSL vectors, and ``t3_A``, ``t3_B`
 that it is as close to the normal as the lattice allows (exactly normal for Σ3(112) and
 Σ5(310)). ``uc_a``/``uc_b`` keep aimsgb's meaning (grain thickness in whole CSL periods).
 
-The returned cell has the GB planes perpendicular to its third lattice vector, at fractional
-positions shifted away from the cell boundary (a quarter and three quarters of the cell for two
-equal grains).
+:func:`stack_grains` also takes the rigid-body degrees of freedom the builder scans: where the
+slabs are cut along ``t3`` (which atomic layers terminate them), an in-plane shift of grain B,
+and an opening (gap) at each GB. The returned cell has the GB normal along its third lattice
+vector and the planes in the middle of the gaps, away from the cell boundary (a quarter and
+three quarters of the cell for two equal grains).
 """
 
 from __future__ import annotations
@@ -37,55 +29,30 @@ import itertools
 import math
 import warnings
 from dataclasses import dataclass
-from functools import reduce
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dpgen_llzo.errors import UserInputError
+from dpgen_llzo.gb.csl import CSLChoice, find_csl
 
 if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.core import Structure
 
-#: Largest Σ listed in error messages about an unknown Σ for an axis.
-MAX_LISTED_SIGMA = 49
+__all__ = [
+    "Bicrystal",
+    "CSLChoice",
+    "GrainPair",
+    "check_cubic",
+    "find_csl",
+    "prepare_grains",
+    "stack_grains",
+]
+
 #: Relative tolerance on a, b, c and absolute (degrees) on the angles of a "cubic" bulk cell.
 CUBIC_TOLERANCE = 1e-3
 #: Fractional tolerance used to identify coincident sites when cutting a grain.
 _FRAC_TOL = 1e-6
-
-
-@dataclass(frozen=True)
-class CSLChoice:
-    """A grain boundary type as aimsgb realises it.
-
-    Attributes
-    ----------
-    sigma
-        Σ, the inverse density of coincident sites.
-    axis
-        Rotation axis [uvw], reduced to coprime integers.
-    plane
-        GB plane (hkl) as requested, reduced.
-    csl_plane
-        The plane aimsgb builds: ``plane`` itself, or its image under a cubic symmetry that
-        keeps ``axis`` (same boundary).
-    csl
-        3×3 integer CSL matrix from aimsgb; its columns are the orthogonal CSL vectors in units
-        of the cubic lattice and column ``direction`` is ``csl_plane``.
-    direction
-        Index of the CSL column normal to the GB plane (aimsgb's stacking direction).
-    theta_deg
-        Misorientation angle about ``axis``, degrees.
-    """
-
-    sigma: int
-    axis: tuple[int, int, int]
-    plane: tuple[int, int, int]
-    csl_plane: tuple[int, int, int]
-    csl: np.ndarray
-    direction: int
-    theta_deg: float
 
 
 @dataclass(frozen=True)
@@ -109,126 +76,6 @@ class Bicrystal:
     plane_fractions: tuple[float, ...]
     grain_thickness_A: tuple[float, float]
     stacking_vectors: tuple[tuple[int, int, int], tuple[int, int, int]]
-
-
-def reduce_indices(values: Sequence[object], name: str) -> tuple[int, int, int]:
-    """Three integers, not all zero, divided by their greatest common divisor."""
-    try:
-        ints = [int(v) for v in values]  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise UserInputError(f"{name} must be three integers, got {values!r}") from None
-    if len(ints) != 3 or any(float(v) != i for v, i in zip(values, ints)):  # type: ignore
-        raise UserInputError(f"{name} must be three integers, got {list(values)!r}")
-    divisor = reduce(math.gcd, (abs(i) for i in ints))
-    if divisor == 0:
-        raise UserInputError(f"{name} must not be 0 0 0")
-    return tuple(i // divisor for i in ints)  # type: ignore[return-value]
-
-
-def miller(v: Sequence[int]) -> str:
-    """``(1 1 -2)``-style text of an index triple."""
-    return " ".join(str(int(i)) for i in v)
-
-
-def cubic_point_group() -> list[np.ndarray]:
-    """The 48 signed permutation matrices of the cubic point group m-3m."""
-    ops = []
-    for perm in itertools.permutations(range(3)):
-        for signs in itertools.product((1, -1), repeat=3):
-            op = np.zeros((3, 3), dtype=int)
-            for row, (col, sign) in enumerate(zip(perm, signs)):
-                op[row, col] = sign
-            ops.append(op)
-    return ops
-
-
-def known_sigmas(axis: Sequence[int], max_sigma: int = MAX_LISTED_SIGMA) -> list[int]:
-    """Σ values aimsgb can build about ``axis`` up to ``max_sigma``."""
-    from aimsgb import GBInformation
-
-    try:
-        return sorted(int(s) for s in GBInformation(list(axis), max_sigma))
-    except ValueError:
-        return []
-
-
-def gb_planes(axis: Sequence[int], sigma: int) -> list[tuple[tuple[int, int, int], ...]]:
-    """GB planes aimsgb lists for Σ ``sigma`` about ``axis``, one tuple per CSL matrix."""
-    from aimsgb import GBInformation
-
-    info = GBInformation(list(axis), int(sigma), specific=True)
-    return [tuple(tuple(int(i) for i in p) for p in planes) for planes in info[sigma]["GB plane"]]
-
-
-def find_csl(sigma: int, axis: Sequence[int], plane: Sequence[int]) -> CSLChoice:
-    """Look up the CSL of a Σ/axis/plane combination with aimsgb.
-
-    Parameters
-    ----------
-    sigma
-        Σ (odd integer ≥ 3).
-    axis
-        Rotation axis [uvw].
-    plane
-        GB plane (hkl); cubic equivalents of aimsgb's planes that keep ``axis`` are accepted.
-
-    Raises
-    ------
-    UserInputError
-        Σ not realisable about ``axis`` (the message lists the Σ values that are, up to
-        :data:`MAX_LISTED_SIGMA`), or a plane that is not one of Σ's (the message lists them).
-    """
-    from aimsgb import GBInformation
-
-    axis_t = reduce_indices(axis, "axis")
-    plane_t = reduce_indices(plane, "plane")
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, np.integer)):
-        raise UserInputError(f"sigma must be an odd integer >= 3, got {sigma!r}")
-    sigma = int(sigma)
-    axis_text = "".join(str(i) for i in axis_t)
-    if sigma < 3 or sigma % 2 == 0:
-        options = ", ".join(map(str, known_sigmas(axis_t))) or "none"
-        raise UserInputError(
-            f"sigma must be an odd integer >= 3, got {sigma}; aimsgb knows for axis "
-            f"[{axis_text}]: {options}"
-        )
-    try:
-        info = GBInformation(list(axis_t), sigma, specific=True)
-        entry = info[sigma]
-    except (ValueError, KeyError):
-        options = ", ".join(map(str, known_sigmas(axis_t))) or "none"
-        raise UserInputError(
-            f"no sigma {sigma} grain boundary about axis [{axis_text}]; aimsgb knows sigma "
-            f"{options} for this axis (up to {MAX_LISTED_SIGMA})"
-        ) from None
-    plane_lists = [[tuple(int(i) for i in p) for p in planes] for planes in entry["GB plane"]]
-    axis_v = np.array(axis_t)
-    plane_v = np.array(plane_t)
-    # Identity first, so a listed plane is always used as is.
-    ops = sorted(cubic_point_group(), key=lambda op: not np.array_equal(op, np.eye(3, dtype=int)))
-    for op in ops:
-        image_axis = op @ axis_v
-        if not (np.array_equal(image_axis, axis_v) or np.array_equal(image_axis, -axis_v)):
-            continue
-        image = op @ plane_v
-        for k, planes in enumerate(plane_lists):
-            for candidate in (tuple(int(i) for i in image), tuple(int(-i) for i in image)):
-                if candidate in planes:
-                    csl = np.array(entry["CSL matrix"][k], dtype=int)
-                    return CSLChoice(
-                        sigma=sigma,
-                        axis=axis_t,
-                        plane=plane_t,
-                        csl_plane=candidate,
-                        csl=csl,
-                        direction=planes.index(candidate),
-                        theta_deg=float(entry["Theta"][k]),
-                    )
-    listed = ", ".join(f"({miller(p)})" for planes in plane_lists for p in planes)
-    raise UserInputError(
-        f"sigma {sigma} about axis [{axis_text}] has no GB plane ({miller(plane_t)}); "
-        f"aimsgb's planes: {listed} (or cubic equivalents that keep the axis)"
-    )
 
 
 def check_cubic(bulk: Structure) -> float:
@@ -281,17 +128,17 @@ def _wrap(frac: np.ndarray) -> np.ndarray:
 
 def _lattice_vectors_with_height(
     basis: np.ndarray, normal: np.ndarray, height: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Integer combinations ``m`` of ``basis`` rows whose component along ``normal`` is ``height``.
+) -> np.ndarray:
+    """Lattice vectors (integer combinations of ``basis`` rows) with ``height`` along ``normal``.
 
-    Returns the integer coefficients (k, 3) and the Cartesian vectors (k, 3).
+    Returns the Cartesian vectors (k, 3).
     """
     heights = basis @ normal
     smallest = min(abs(h) for h in heights if abs(h) > 1e-8)
-    span = int(math.ceil(abs(height) / smallest)) + 2
+    span = math.ceil(abs(height) / smallest) + 2
     grid = np.array(list(itertools.product(range(-span, span + 1), repeat=3)))
     keep = np.abs(grid @ heights - height) < 1e-6
-    return grid[keep], grid[keep] @ basis
+    return grid[keep] @ basis
 
 
 def _interplanar_step(basis: np.ndarray, normal: np.ndarray) -> float:
@@ -442,8 +289,8 @@ def prepare_grains(
     t1, t2 = period[in_plane[0]], period[in_plane[1]]
     basis_b = bulk_in_grain @ rotation
 
-    coeff_a, vectors_a = _lattice_vectors_with_height(bulk_in_grain, normal, heights[0])
-    coeff_b, vectors_b = _lattice_vectors_with_height(basis_b, normal, heights[1])
+    vectors_a = _lattice_vectors_with_height(bulk_in_grain, normal, heights[0])
+    vectors_b = _lattice_vectors_with_height(basis_b, normal, heights[1])
     residue_a = np.array([_in_plane_residue(v - heights[0] * normal, t1, t2) for v in vectors_a])
     residue_b = np.array([_in_plane_residue(v - heights[1] * normal, t1, t2) for v in vectors_b])
     # Distinct in-plane residues only (many stacking vectors differ by in-plane CSL vectors).
@@ -553,7 +400,8 @@ def stack_grains(
     frac = frac[:, order]
     lengths = np.linalg.norm(lattice, axis=1)
     cosines = [
-        np.dot(lattice[i], lattice[j]) / (lengths[i] * lengths[j]) for i, j in ((0, 1), (0, 2), (1, 2))
+        np.dot(lattice[i], lattice[j]) / (lengths[i] * lengths[j])
+        for i, j in ((0, 1), (0, 2), (1, 2))
     ]
     if max(abs(c) for c in cosines) < 1e-10:
         new_lattice = Lattice.orthorhombic(*lengths)

@@ -35,11 +35,17 @@ POSITION_TOLERANCE_A = 1e-6
 def gb_json_path(poscar: str | os.PathLike) -> Path:
     """Default record path next to a POSCAR: ``POSCAR`` → ``POSCAR.json``, ``gb.vasp`` → ``gb.json``."""
     poscar = Path(poscar)
-    return poscar.with_name(poscar.name + ".json") if not poscar.suffix else poscar.with_suffix(".json")
+    return (
+        poscar.with_name(poscar.name + ".json")
+        if not poscar.suffix
+        else poscar.with_suffix(".json")
+    )
 
 
 def write_gb_cell(
-    cell: GBCell, poscar: str | os.PathLike, json_path: str | os.PathLike | None = None,
+    cell: GBCell,
+    poscar: str | os.PathLike,
+    json_path: str | os.PathLike | None = None,
     command: str = "",
 ) -> tuple[Path, Path]:
     """Write the POSCAR and its JSON record atomically; returns both paths.
@@ -79,6 +85,7 @@ def _write_text_atomic(path: Path, text: str) -> None:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
 
 def read_gb_record(path: str | os.PathLike) -> dict[str, Any]:
     """Load a GB JSON record; :class:`UserInputError` if it is not one."""
@@ -187,7 +194,9 @@ def regenerate(directory: str | os.PathLike, check_only: bool = False) -> list[R
         deviation = math.inf
         if poscar.is_file():
             deviation = structure_deviation(Structure.from_file(str(poscar)), cell.structure)
-        same_planes = len(record["plane_positions_A"]) == len(cell.record["plane_positions_A"]) and all(
+        same_planes = len(record["plane_positions_A"]) == len(
+            cell.record["plane_positions_A"]
+        ) and all(
             abs(a - b) <= POSITION_TOLERANCE_A
             for a, b in zip(record["plane_positions_A"], cell.record["plane_positions_A"])
         )

@@ -107,6 +107,7 @@ class AugmentationResult:
     frames: list[dict[str, Any]]
     selected_systems: dict[int, int]
     labeler: dict[str, Any]
+    settings: dict[str, Any] = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -127,6 +128,7 @@ class AugmentationResult:
             "quantiles": quantiles,
             "selected_systems": {f"{k:03d}": v for k, v in self.selected_systems.items()},
             "labeler": self.labeler,
+            "settings": self.settings,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -238,6 +240,7 @@ def augment_iteration(
         frames=records,
         selected_systems={k: sum(len(x) for x in v) for k, v in selected.items()},
         labeler=labeler.describe() if hasattr(labeler, "describe") else {"labeler": str(labeler)},
+        settings=dict(settings),
     )
     for system_index, parts in selected.items():
         target = out_dir / f"{PREFIX}{system_index:03d}"

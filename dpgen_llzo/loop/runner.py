@@ -277,7 +277,7 @@ def _augment(ii: int, context: _Context) -> None:
 
     stored = read_augmentation(".", ii)
     settings = context.augmentation
-    if stored is not None and stored.get("threshold") == settings["energy_error_threshold"] and stored.get("n_sampled"):
+    if stored is not None and stored.get("settings", {}) == settings:
         _say(f"iter {ii:06d}: augmentation already done ({stored['n_selected']} frames selected)")
         return
     if context.labeler is None:
@@ -326,26 +326,42 @@ def _summary(ii: int, context: _Context) -> str:
     return iteration_summary(ii, counts, coverage, augmentation)
 
 
+def _fill_coverage(last: int, context: _Context) -> None:
+    """Compute the missing coverage reports up to ``last`` where the trajectories remain."""
+    from dpgen_llzo.coverage.workflow import coverage_step
+
+    try:
+        coverage_step(".", last, context.coverage, param=context.jdata, reuse=True, fill_missing=True)
+    except UserInputError as exc:
+        _say(f"iter {last:06d}: coverage not available: {exc}")
+
+
 def _schedule_end(ii: int, context: _Context) -> LoopOutcome:
     from dpgen_llzo.coverage.history import converged_streak, history_rows
 
+    jobs = len(context.jdata.get("model_devi_jobs", []))
+    head = f"the exploration schedule (model_devi_jobs, {jobs} jobs) ended at iteration {ii}"
     if context.coverage["enabled"] and ii > 0:
+        _fill_coverage(ii - 1, context)
         rows = history_rows(".", range(ii))
         streak = converged_streak(rows, context.coverage["threshold"], context.coverage["criterion"])
         values = ", ".join(
             f"{r['iteration']}: {r['fraction']:.4f}" if r["fraction"] is not None else f"{r['iteration']}: -" for r in rows
         )
-        why = (
-            f"coverage by iteration [{values}] reached {context.coverage['threshold']:g} for {streak} consecutive "
-            f"iteration(s), {context.coverage['consecutive']} needed"
-        )
+        if streak >= context.coverage["consecutive"]:
+            message = (
+                f"{head}; coverage had converged (by iteration [{values}], >= {context.coverage['threshold']:g} "
+                f"for the last {streak} iteration(s))."
+            )
+        else:
+            message = (
+                f"{head} without coverage convergence: coverage by iteration [{values}] reached "
+                f"{context.coverage['threshold']:g} for {streak} consecutive iteration(s) at the end, "
+                f"{context.coverage['consecutive']} needed. Add model_devi_jobs to go on."
+            )
     elif context.coverage["enabled"]:
-        why = "no iteration was explored"
+        message = f"{head} without coverage convergence: no iteration was explored."
     else:
-        why = "the coverage step is disabled (_dpgen_llzo.coverage.enabled = false)"
-    message = (
-        f"the exploration schedule (model_devi_jobs, {len(context.jdata.get('model_devi_jobs', []))} jobs) ended at "
-        f"iteration {ii} without coverage convergence: {why}. Add model_devi_jobs to go on."
-    )
+        message = f"{head}; the coverage step is disabled (_dpgen_llzo.coverage.enabled = false)."
     _say(message)
     return LoopOutcome("schedule_end", ii, message, read_record("."))
