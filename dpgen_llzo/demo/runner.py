@@ -70,7 +70,11 @@ def validation_sets(init_dir: Path) -> list[Path]:
 
 
 def evaluate_iterations(workdir: Path, held_out: list[Path]) -> list[dict[str, Any]]:
-    """Held-out errors of every iteration's models (each model and the committee mean)."""
+    """Held-out errors of every iteration's models: each model, the committee, and per system.
+
+    ``by_system`` splits the committee errors by init system (``cubic``, ``gb-sigma3``, …), so
+    the errors on grain-boundary frames before and after the GB stage can be compared.
+    """
     from dpgen_llzo.validation import ensemble_mean, error_summary, predict_datasets
 
     rows = []
@@ -78,17 +82,20 @@ def evaluate_iterations(workdir: Path, held_out: list[Path]) -> list[dict[str, A
         models = frozen_models(iteration)
         if not models:
             continue
+        per_dataset = {d: ensemble_mean([predict_datasets(m, [d]) for m in models]) for d in held_out}
         predictions = [predict_datasets(model, held_out) for model in models]
         row = {
             "iteration": int(iteration.name.split(".")[1]),
             "n_models": len(models),
             "models": [error_summary(p) for p in predictions],
             "committee": error_summary(ensemble_mean(predictions)),
+            "by_system": {d.parent.name: error_summary(p) for d, p in per_dataset.items()},
         }
         rows.append(row)
         log.info(
-            "iteration %d: held-out force RMSE %.0f meV/Å, energy RMSE %.2f meV/atom (committee of %d)",
+            "iteration %d: held-out force RMSE %.0f meV/Å, energy RMSE %.2f meV/atom (committee of %d); %s",
             row["iteration"], row["committee"]["force_rmse_meV_A"], row["committee"]["energy_rmse_meV_atom"], len(models),
+            ", ".join(f"{k} {v['force_rmse_meV_A']:.0f}" for k, v in row["by_system"].items()),
         )
     return rows
 

@@ -91,6 +91,6 @@ def build_structure(
 
 
 # Importing the generator modules fills the registry (they import STRUCTURES from here).
-from dpgen_llzo.structures import cubic, references, tetragonal  # noqa: E402,F401
+from dpgen_llzo.structures import cubic, gb_cells, references, tetragonal  # noqa: E402,F401
 
 __all__ = ["STRUCTURES", "build_structure", "generator_parameters"]
