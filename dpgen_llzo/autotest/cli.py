@@ -38,7 +38,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
                        description="List the property types an autotest param file may use.")
     p.set_defaults(func=_list)
 
-    p = sub.add_parser("reference-task", help="run one teacher task (what dpdispatcher calls)",
+    p = sub.add_parser("reference-task", help="run one teacher task (what dpdispatcher runs, as python -m dpgen_llzo.autotest reference-task)",
                        description="Run the teacher task (relax, nvt or npt) described by DIR/task.json on DIR/POSCAR.")
     p.add_argument("directory", nargs="?", default=".", help="task directory (default .)")
     p.set_defaults(func=_reference_task)

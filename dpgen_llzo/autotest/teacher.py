@@ -1,7 +1,8 @@
 """Reference (teacher) tasks of the autotest: relaxation, NVT and NPT MD through ASE.
 
 A task is a directory holding ``POSCAR`` and ``task.json``; ``dpgen-llzo autotest
-reference-task DIR`` (the command dpdispatcher runs) reads them and writes, by ``kind``:
+reference-task DIR`` (dpdispatcher runs the same as ``python -m dpgen_llzo.autotest
+reference-task DIR``) reads them and writes, by ``kind``:
 
 ``relax``
     FrechetCellFilter + FIRE; ``CONTCAR`` and ``result.json`` (energy, cell parameters,
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 #: Outputs of each kind of task, fetched back by dpdispatcher.
 OUTPUTS = {"relax": ("result.json", "CONTCAR"), "nvt": ("result.json", "traj.extxyz"), "npt": ("result.json", "thermo.json")}
-TASK_COMMAND = "dpgen-llzo autotest reference-task ."
+TASK_COMMAND = "python -m dpgen_llzo.autotest reference-task ."
 
 
 def write_task(directory: Path, kind: str, settings: dict[str, Any], poscar: Path | None = None) -> None:
@@ -151,3 +152,4 @@ def _npt(atoms, calculator, task: dict[str, Any], directory: Path) -> dict[str, 
         raise UserInputError(f"{directory}: n_steps {task['n_steps']} < sample_every {task['sample_every']}")
     write_json(directory / "thermo.json", rows)
     return {"temperature_K": task["temperature_K"], "n_samples": len(rows["step"]), "n_steps": task["n_steps"]}
+
