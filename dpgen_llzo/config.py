@@ -136,6 +136,9 @@ def load_json(path: str | Path) -> dict[str, Any]:
 def _normalize(arginfo: Argument, data: Any, path: Path, where: str) -> dict[str, Any]:
     try:
         value = arginfo.normalize_value(data, trim_pattern="_*")
+        # dargs fills a missing sub-section with its default ({}) but not that section's own
+        # defaults; a second pass fills them (our sections nest two levels deep).
+        value = arginfo.normalize_value(value, trim_pattern="_*")
         arginfo.check_value(value, strict=True)
     except Exception as exc:  # dargs raises ArgumentKeyError/ArgumentTypeError/ArgumentValueError
         message = str(exc).replace("[at root location] ", "").replace("[at location `", "[").replace("`]", "]")

@@ -59,7 +59,7 @@ def test_quick_run_writes_dpgen_layout_and_a_filled_report(tmp_path, demo_model)
                  "relaxation/relax_task/graph.pb", "relaxation/relax_task/task.json"):
         assert (conf / name).exists(), name
     counts = run(param)
-    assert counts == {"relaxation_tasks": 1, "property_tasks": 1 + 4 + 1 + 1 + 1}
+    assert counts == {"relaxation_tasks": 1, "property_tasks": 4 + 1 + 1 + 1}  # eos, lattice_T, rdf DP + teacher
     for name in ("relaxation/relax_task/CONTCAR", "relaxation/relax_task/result.json", "eos_00/task.000003/log.lammps",
                  "lattice_T_00/task.000000/log.lammps", "rdf_00/task.000000/dump.rdf", "rdf_00/reference.000000/traj.extxyz"):
         assert (conf / name).is_file(), name

@@ -39,7 +39,7 @@ def test_plan_has_one_task_per_temperature_and_deterministic_seeds():
 def test_validation_frames_are_held_out_of_training():
     tasks = plan_init_tasks(demo_settings()["init"])
     datasets = training_datasets(tasks)
-    assert datasets == ["cubic/perturbed", "cubic/md", "tetragonal/perturbed", "tetragonal/md"]
+    assert datasets == ["cubic/perturbed", "cubic/md", "tetragonal/perturbed", "tetragonal/md", "gb-sigma3/perturbed", "gb-sigma5/perturbed"]
     assert not any("validation" in d for d in datasets)
 
 

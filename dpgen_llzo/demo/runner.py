@@ -100,6 +100,30 @@ def evaluate_iterations(workdir: Path, held_out: list[Path]) -> list[dict[str, A
     return rows
 
 
+def coverage_history(workdir: Path, settings: dict[str, Any], param: dict[str, Any]) -> list[dict[str, Any]]:
+    """PCA coverage of each explored iteration by its training data (``dpgen-llzo coverage``).
+
+    Written beside the DP-GEN work (``iter.N/01.model_devi/coverage.json``, ``coverage.csv``,
+    PNGs); an iteration whose trajectories were cleaned is skipped with a log line.
+    """
+    from dpgen_llzo.coverage.workflow import coverage_step
+
+    rows = []
+    for iteration in iteration_dirs(workdir):
+        index = int(iteration.name.split(".")[1])
+        if not list((iteration / "01.model_devi").glob("task.*/traj")):
+            continue
+        try:
+            step = coverage_step(workdir, index, settings, param=param, reuse=True)
+        except UserInputError as exc:
+            log.warning("coverage of iteration %d not computed: %s", index, exc)
+            continue
+        report = step.report
+        rows.append({"iteration": index, "fraction": report["fraction"], "per_element": {k: v["fraction"] for k, v in report.get("per_element", {}).items()}})
+        log.info("iteration %d: coverage %.3f %s", index, report["fraction"], rows[-1]["per_element"])
+    return rows
+
+
 def data_summary(workdir: Path, init_training: list[str], init_dir: Path) -> dict[str, Any]:
     """Frames in the initial set and labelled per iteration."""
     init_frames = sum(count_frames(init_dir / d) for d in init_training)
@@ -154,7 +178,7 @@ def run_demo(workdir: str | os.PathLike, quick: bool = False, param: str | None 
         log.info("step 2/3: the DP-GEN loop (dpgen run; log in %s)", workdir / "dpgen.log")
         timings["dpgen_run_s"] = run_dpgen(param_path, machine_path, workdir / "dpgen.log")
 
-        log.info("step 3/3: held-out validation against the teacher")
+        log.info("step 3/3: held-out validation against the teacher, and PCA coverage per iteration")
         start = time.time()
         init_dir = workdir / settings["init"]["output"]
         held_out = validation_sets(init_dir)
@@ -167,6 +191,9 @@ def run_demo(workdir: str | os.PathLike, quick: bool = False, param: str | None 
         final = ensemble_mean([predict_datasets(m, held_out) for m in frozen_models(final_iteration)])
         parity_plot(final, workdir / "parity.png", title=f"committee of iteration {history[-1]['iteration']} vs teacher, held-out frames")
         timings["validation_s"] = time.time() - start
+        start = time.time()
+        coverage = coverage_history(workdir, settings["coverage"], json.loads(param_path.read_text()))
+        timings["coverage_s"] = time.time() - start
     finally:
         os.chdir(previous)
 
@@ -186,6 +213,7 @@ def run_demo(workdir: str | os.PathLike, quick: bool = False, param: str | None 
         "energy_rmse_meV_atom": history[-1]["committee"]["energy_rmse_meV_atom"],
         "force_rmse_meV_A": history[-1]["committee"]["force_rmse_meV_A"],
         "history": history,
+        "coverage": coverage,
         "timings_s": timings,
         "parity_plot": "parity.png",
         "note": "Errors are against the teacher (the embedded labeler), not DFT: a distilled DP reproduces its teacher.",

@@ -18,8 +18,8 @@ def frozen_models(iteration: Path) -> list[Path]:
 
 
 def fp_datasets(iteration: Path) -> list[Path]:
-    """The labelled systems DP-GEN collected in ``iteration`` (``02.fp/data.SSS``)."""
-    return sorted(Path(p) for p in glob.glob(str(iteration / "02.fp" / "data.[0-9][0-9][0-9]")))
+    """The labelled systems of ``iteration``: DP-GEN's ``02.fp/data.SSS`` and augmentation's ``data.aug.SSS``."""
+    return sorted(Path(p) for p in glob.glob(str(iteration / "02.fp" / "data.*")) if Path(p).is_dir())
 
 
 def count_frames(dataset: Path) -> int:
