@@ -92,6 +92,18 @@ def _augmentation_args() -> list[Argument]:
     ]
 
 
+def _gb_args() -> list[Argument]:
+    return [
+        Argument("carve", bool, optional=True, default=False, doc="`dpgen-llzo run`: after make_fp, replace every fp task whose POSCAR has more than `carve_min_atoms` atoms by small periodic cells carved around its atoms of largest force deviation (`dpgen_llzo.loop.gb_stage`)."),
+        Argument("carve_min_atoms", int, optional=True, default=400, doc="fp tasks with more atoms than this are carved."),
+        Argument("centres_per_frame", int, optional=True, default=2, doc="Carved cells per large frame (centres at least 2·radius apart)."),
+        Argument("radius_A", float, optional=True, default=7.0, doc="Atoms within this distance of a centre keep their exact environment, Å; must exceed the descriptor rcut."),
+        Argument("mode", str, optional=True, default="periodic", doc="`periodic` (sub-cell of the parent's shape) or `vacuum` (block in a 40 Å box, as the PCA-coverage paper)."),
+        Argument("stage_jobs", list[int], optional=True, default=[], doc="Indices of `model_devi_jobs` that form the grain-boundary stage ([] = no stage: the schedule is followed by index, as `dpgen run`)."),
+        Argument("start_when", str, optional=True, default="bulk_converged", doc="`bulk_converged`: run the bulk jobs in order and start the GB stage after the iteration where the coverage criterion is met (or when the bulk jobs run out); `schedule`: follow model_devi_jobs by index; the coverage stop only counts GB-stage iterations."),
+    ]
+
+
 def llzo_arginfo() -> Argument:
     """The dargs definition of the ``_dpgen_llzo`` section."""
     return Argument(
@@ -102,6 +114,7 @@ def llzo_arginfo() -> Argument:
             Argument("init", dict, _init_args(), optional=True, default={"systems": []}, doc="`dpgen-llzo init`: the initial data set."),
             Argument("coverage", dict, _coverage_args(), optional=True, default={"enabled": True}, doc="`dpgen-llzo run`: PCA coverage of the explored environments and the stop criterion."),
             Argument("augmentation", dict, _augmentation_args(), optional=True, default={"enabled": False}, doc="`dpgen-llzo run`: error-driven augmentation of the training data."),
+            Argument("gb", dict, _gb_args(), optional=True, default={}, doc="`dpgen-llzo run`: grain-boundary stage and carving of large fp tasks."),
         ],
         doc="dpgen-llzo settings; ignored by stock dpgen.",
     )

@@ -34,10 +34,9 @@ def parse_data_classes(specs: list[str]) -> dict[str, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-    import os
     from pathlib import Path
 
+    from dpgen_llzo.atomic_io import write_json_atomic
     from dpgen_llzo.errors import UserInputError
     from dpgen_llzo.validation import ensemble_mean, error_summary, parity_plot, predict_datasets
 
@@ -62,8 +61,6 @@ def run(args: argparse.Namespace) -> int:
         row = report[name]["committee"]
         print(f"{name:20s} frames {row['n_frames']:5d}  E RMSE {row['energy_rmse_meV_atom']:8.2f} meV/atom  F RMSE {row['force_rmse_meV_A']:7.1f} meV/Å")
     report["all"] = {"committee": error_summary(pooled)}
-    tmp = out / ".validation.json.tmp"
-    tmp.write_text(json.dumps({"models": args.models, "classes": report}, indent=2))
-    os.replace(tmp, out / "validation.json")
+    write_json_atomic(out / "validation.json", {"models": args.models, "classes": report})
     print(f"written {out / 'validation.json'}")
     return 0

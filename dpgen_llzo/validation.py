@@ -132,9 +132,6 @@ def parity_plot(predictions: Predictions, path: str | Path, title: str = "") -> 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    from dpgen_llzo.atomic_io import save_figure_atomic
+
+    return save_figure_atomic(fig, path, dpi=120)

@@ -3,75 +3,18 @@
 from __future__ import annotations
 
 import json
-import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from dpgen_llzo.atomic_io import save_figure_atomic as _save_figure_atomic
+from dpgen_llzo.atomic_io import write_json_atomic  # noqa: F401  (re-exported for the analyzers)
 from dpgen_llzo.errors import UserInputError
 
 
-def _plain(obj: Any) -> Any:
-    """Convert numpy scalars/arrays (and NaN/inf) to JSON-safe Python objects."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_plain(v) for v in obj.tolist()]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        value = float(obj)
-        return value if math.isfinite(value) else None
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def write_json_atomic(path: str | os.PathLike, data: dict) -> Path:
-    """Write ``data`` as indented JSON via a temporary file in the same folder + ``os.replace``.
-
-    Non-finite floats are written as ``null``.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(_plain(data), handle, indent=2)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
 def save_figure_atomic(fig: Any, path: str | os.PathLike, dpi: int = 150) -> Path:
-    """Save a matplotlib figure as PNG atomically and close it."""
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    finally:
-        plt.close(fig)
-    return path
+    """Save a matplotlib figure as PNG atomically (tight bounding box) and close it."""
+    return _save_figure_atomic(fig, path, dpi=dpi, bbox_inches="tight")
 
 
 def read_json(path: str | os.PathLike, what: str = "JSON file") -> dict:

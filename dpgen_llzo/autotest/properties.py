@@ -211,6 +211,11 @@ class DpgenProperty(AutotestProperty):
     def post(self, conf_dir: Path, work_dir: Path) -> dict[str, Any]:
         from dpgen.auto_test.common_prop import post_property
 
+        from dpgen_llzo.errors import UserInputError
+
+        unfinished = [t for t in task_dirs(work_dir) if not lammps_finished(t)]
+        if unfinished:
+            raise UserInputError(f"{unfinished[0]}: LAMMPS has not finished; run `dpgen-llzo autotest run` first")
         post_property([str(conf_dir)], dict(self.interaction), [self.dpgen_parameters()])
         return read_json(work_dir / "result.json", f"{self.kind} result")
 

@@ -138,6 +138,7 @@ def markdown(report: dict[str, Any]) -> str:
                        f"{_num(r['reference'], d)} | {_num(r['experiment'], d)} | {_num(r['dp_vs_reference_pct'], 2)} | "
                        f"{_num(r['dp_vs_experiment_pct'], 2)} |")
         out += ["", "Experiment: room-temperature cells (sources below); the DP and teacher values are 0 K.", ""]
+        out += [f"- {note}" for note in report.get("notes", [])] + ([""] if report.get("notes") else [])
     lattice_t = [r for r in rows if r["section"] == "lattice_T"]
     if lattice_t:
         out += ["## Lattice parameters at temperature (NPT MD, block-average errors)", "",
@@ -291,6 +292,22 @@ def validation_section(block: dict[str, Any], model: str, output: Path) -> dict[
     return read_json(output / "validation" / "validation.json", "validation report")
 
 
+def relaxation_notes(results: dict[str, dict[str, Any]]) -> list[str]:
+    """How each relaxation ended (LAMMPS stopping criteria, teacher FIRE steps), for the reader."""
+    notes = []
+    for conf, entry in results.items():
+        relax = entry.get("relaxation", {})
+        if "dp" in relax and relax["dp"].get("minimize_stopping"):
+            notes.append(f"{Path(conf).name}: DP relaxation (LAMMPS minimize) stopped on: "
+                         + ", ".join(relax["dp"]["minimize_stopping"]))
+        if "reference" in relax:
+            r = relax["reference"]
+            state = "converged" if r.get("converged") else "NOT converged"
+            notes.append(f"{Path(conf).name}: teacher relaxation {state} after {r.get('steps')} FIRE steps "
+                         f"(fmax {r.get('fmax_eV_A')} eV/Å)")
+    return notes
+
+
 def write_report(param, results: dict[str, dict[str, Any]], output: str | os.PathLike) -> dict[str, Any]:
     """Build the rows, the figures and the validation section; write ``result.json`` and ``report.md``."""
     from dpgen_llzo.autotest.properties import read_json
@@ -301,7 +318,8 @@ def write_report(param, results: dict[str, dict[str, Any]], output: str | os.Pat
     for conf, entry in results.items():
         rows += lattice_rows(Path(conf).name, entry)
         rows += rdf_rows(Path(conf).name, entry)
-    report: dict[str, Any] = {"param": str(param.path), "model": param.interaction["model"], "rows": rows, "results": results}
+    report: dict[str, Any] = {"param": str(param.path), "model": param.interaction["model"], "rows": rows,
+                              "notes": relaxation_notes(results), "results": results}
     report["figures"] = figures(results, rows, output)
     if param.validation:
         report["validation"] = validation_section(param.validation, param.interaction["model"], output)

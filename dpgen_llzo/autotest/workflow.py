@@ -264,7 +264,9 @@ def relaxation_result(conf: Path) -> dict[str, Any]:
     contcar = relax_dir(conf) / "CONTCAR"
     if contcar.is_file():
         relaxed = Structure.from_file(str(contcar))
-        out["dp"] = {**cell_parameters(relaxed.lattice.matrix), "n_atoms": len(relaxed)}
+        log_text = (relax_dir(conf) / "log.lammps").read_text(errors="replace")
+        stops = [line.split("=", 1)[1].strip() for line in log_text.splitlines() if "Stopping criterion" in line]
+        out["dp"] = {**cell_parameters(relaxed.lattice.matrix), "n_atoms": len(relaxed), "minimize_stopping": stops}
     if teacher.finished(reference_relax_dir(conf)):
         out["reference"] = read_json(reference_relax_dir(conf) / "result.json", "teacher relaxation result")
     return out

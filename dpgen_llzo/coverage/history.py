@@ -83,7 +83,7 @@ def write_history(
     report_root: str | os.PathLike, rows: Sequence[dict[str, Any]], settings: dict[str, Any]
 ) -> dict[str, Any]:
     """Write ``coverage.json``, ``coverage.csv`` and ``coverage_vs_iteration.png``; return the JSON payload."""
-    from dpgen_llzo.coverage.cli import write_json_atomic
+    from dpgen_llzo.atomic_io import write_json_atomic, write_text_atomic
     from dpgen_llzo.coverage.plots import plot_history
 
     root = Path(report_root)
@@ -117,9 +117,7 @@ def write_history(
                 int(r["passes"]),
             ]
         )
-    tmp = root / f".{HISTORY_CSV}.tmp"
-    tmp.write_text(buffer.getvalue())
-    os.replace(tmp, root / HISTORY_CSV)
+    write_text_atomic(root / HISTORY_CSV, buffer.getvalue())
     if any(r["fraction"] is not None for r in rows):
         plot_history(rows, threshold, root / HISTORY_PNG)
     return payload

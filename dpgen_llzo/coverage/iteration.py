@@ -284,7 +284,7 @@ def write_iteration_report(coverage: IterationCoverage, report_root: str | os.Pa
     Returns the written paths. The JSON is written atomically; the figure shows the first
     component pairs, training vs explored points (overall and per element).
     """
-    from dpgen_llzo.coverage.cli import write_json_atomic
+    from dpgen_llzo.atomic_io import write_json_atomic
     from dpgen_llzo.coverage.plots import plot_projections
 
     path = iteration_report_path(report_root, coverage.iteration)

@@ -34,17 +34,10 @@ def pyplot():
 
 
 def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 110) -> Path:
-    """Save ``fig`` as PNG through a temporary file renamed over ``path``; close it."""
-    plt = pyplot()
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    try:
-        fig.savefig(tmp, dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        tmp.unlink(missing_ok=True)
-    return path
+    """Save ``fig`` as PNG atomically and close it."""
+    from dpgen_llzo.atomic_io import save_figure_atomic
+
+    return save_figure_atomic(fig, path, dpi=dpi)
 
 
 def _sample(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -7,7 +7,6 @@ import logging
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -141,13 +140,6 @@ def data_summary(workdir: Path, init_training: list[str], init_dir: Path) -> dic
     }
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 def run_demo(workdir: str | os.PathLike, quick: bool = False, param: str | None = None, machine: str | None = None) -> dict[str, Any]:
     """init → ``dpgen run`` → held-out validation, in ``workdir``; returns the report.
 
@@ -218,5 +210,7 @@ def run_demo(workdir: str | os.PathLike, quick: bool = False, param: str | None 
         "parity_plot": "parity.png",
         "note": "Errors are against the teacher (the embedded labeler), not DFT: a distilled DP reproduces its teacher.",
     }
-    write_json(workdir / "report.json", report)
+    from dpgen_llzo.atomic_io import write_json_atomic
+
+    write_json_atomic(workdir / "report.json", report)
     return report

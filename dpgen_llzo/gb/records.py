@@ -70,21 +70,10 @@ def write_gb_cell(
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory and ``os.replace`` (mode 0666 & ~umask)."""
-    import tempfile
+    """Write ``text`` atomically (see :mod:`dpgen_llzo.atomic_io`)."""
+    from dpgen_llzo.atomic_io import write_text_atomic
 
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    write_text_atomic(path, text)
 
 
 def read_gb_record(path: str | os.PathLike) -> dict[str, Any]:

@@ -142,6 +142,7 @@ def build_initial_data(param_path: str | os.PathLike, machine_path: str | os.Pat
     (deepmd/npy datasets), ``<output>/tasks/`` (the labelling tasks) and
     ``<output>/summary.json``. Tasks that already finished are not run again.
     """
+    from dpgen_llzo.atomic_io import write_json_atomic, write_text_atomic
     from dpgen_llzo.config import check_dpgen_param, load_json, load_llzo_settings
     from dpgen_llzo.dispatch import ensure_interpreter_on_path, machine_section, relative_to_cwd, run_shell_tasks
     from dpgen_llzo.structures import build_structure
@@ -164,9 +165,7 @@ def build_initial_data(param_path: str | os.PathLike, machine_path: str | os.Pat
         structure = build_structure(system["generator"], seed=system["seed"], supercell=system["supercell"], **system["params"])
         structures[system["name"]] = structure
         (out / system["name"]).mkdir(parents=True, exist_ok=True)
-        tmp = out / system["name"] / ".POSCAR.tmp"
-        structure.to(filename=str(tmp), fmt="poscar")
-        os.replace(tmp, out / system["name"] / "POSCAR")
+        write_text_atomic(out / system["name"] / "POSCAR", structure.to(fmt="poscar"))
         log.info("system %s: %s (%d atoms)", system["name"], structure.composition.formula, len(structure))
 
     pending = []
@@ -187,7 +186,5 @@ def build_initial_data(param_path: str | os.PathLike, machine_path: str | os.Pat
         "datasets": [c.__dict__ for c in counts],
         "training_datasets": training_datasets(tasks),
     }
-    tmp = out / f".{SUMMARY_FILE}.tmp"
-    tmp.write_text(json.dumps(summary, indent=2))
-    os.replace(tmp, out / SUMMARY_FILE)
+    write_json_atomic(out / SUMMARY_FILE, summary)
     return counts

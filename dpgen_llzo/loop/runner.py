@@ -17,6 +17,11 @@ What is added, between step 5 (post_model_devi) and step 6 (make_fp) of every it
 3. **augmentation** (optional): label a sample of N's explored frames, keep the badly
    predicted ones (:mod:`.augmentation`); copied into ``iter.N/02.fp`` after post_fp.
 
+And from :mod:`.gb_stage` (``_dpgen_llzo.gb``): the **grain-boundary stage** (which
+``model_devi_jobs`` entry an iteration runs, a bulk convergence that starts the GB stage
+instead of stopping, ``gb_stage.json``) and, right after make_fp, the **carving** of fp
+tasks too large for DFT into small cells around their worst-predicted atoms.
+
 The loop also stops, as ``dpgen run`` does, when the exploration schedule
 (``model_devi_jobs``) is exhausted; the outcome then says why coverage did not converge.
 """
@@ -150,6 +155,12 @@ class _Context:
     labeler_section: dict[str, Any]
     labeler: Any = None
     last_coverage: dict[int, dict[str, Any]] | None = None
+    gb: dict[str, Any] | None = None
+    plan: Any = None  # gb_stage.StagePlan
+
+    def step_jdata(self) -> dict[str, Any]:
+        """The param DP-GEN's steps see: ``model_devi_jobs`` in the GB stage plan's order."""
+        return self.plan.jdata(self.jdata) if self.plan is not None and self.plan.active else self.jdata
 
 
 def run_loop(
@@ -183,6 +194,7 @@ def run_loop(
     from dpgen_llzo.config import load_llzo_settings
     from dpgen_llzo.coverage.iteration import coverage_settings
     from dpgen_llzo.loop.augmentation import augmentation_settings
+    from dpgen_llzo.loop.gb_stage import gb_settings
 
     param_path = Path(param_file).resolve()
     machine_path = Path(machine_file).resolve()
@@ -197,12 +209,14 @@ def run_loop(
         labeler_section=dict(settings.get("labeler") or {}),
         labeler=labeler,
         last_coverage={},
+        gb=gb_settings(settings.get("gb")),
     )
     with working_directory(workdir):
         from dpgen.generator.lib.utils import log_iter, make_iter_name, record_iter
         from dpgen.util import sepline
 
         context.jdata, mdata = load_dpgen_inputs(param_path, machine_path)
+        context.plan = _gb_plan(context)  # --- GB stage (gb_stage.py)
         step_functions = dict(dpgen_steps())
         step_functions.update(steps or {})
         position = read_record(".")
@@ -224,9 +238,13 @@ def run_loop(
                         return stop
                 sepline(f"{iter_name} task {jj:02d}", "-")
                 log_iter(STEP_NAMES[jj], ii, jj)
-                result = step_functions[jj](ii, context.jdata, mdata)
+                result = step_functions[jj](ii, context.step_jdata(), mdata)
+                if jj == 3 and not result and _gb_stage_starts_at_schedule_end(ii, context):
+                    result = step_functions[jj](ii, context.step_jdata(), mdata)
                 if jj == 3 and not result:
                     return _schedule_end(ii, context)
+                if jj == 6 and context.gb is not None and context.gb["carve"]:
+                    _carve(ii, context, mdata)  # --- carving of large fp tasks (gb_stage.py)
                 if jj == 8 and context.augmentation["enabled"]:
                     _attach(ii)
                 record_iter(RECORD, ii, jj)
@@ -239,15 +257,17 @@ def _after_exploration(ii: int, context: _Context) -> LoopOutcome | None:
 
     if context.coverage["enabled"]:
         try:
-            step = coverage_step(".", ii, context.coverage, param=context.jdata, reuse=True, fill_missing=True)
+            step = coverage_step(".", ii, context.coverage, param=context.step_jdata(), reuse=True, fill_missing=True)
         except UserInputError as exc:
             _say(f"iter {ii:06d}: coverage step failed, going on without it: {exc}")
         else:
+            streak = context.plan.stage_streak(ii, step.streak)  # counted within the GB/bulk stage
+            converged = streak >= context.coverage["consecutive"]
             report = dict(step.report)
             report.update(
                 threshold=context.coverage["threshold"],
                 passes=bool(step.streak > 0),
-                streak=step.streak,
+                streak=streak,
                 consecutive=context.coverage["consecutive"],
             )
             assert context.last_coverage is not None
@@ -255,13 +275,15 @@ def _after_exploration(ii: int, context: _Context) -> LoopOutcome | None:
             verb = "computed" if step.computed else "reused"
             _say(
                 f"iter {ii:06d}: coverage {step.report['fraction']:.4f} ({verb}, "
-                f"{step.report.get('elapsed_s', 0):.0f} s); streak {step.streak}/{context.coverage['consecutive']}"
+                f"{step.report.get('elapsed_s', 0):.0f} s); streak {streak}/{context.coverage['consecutive']}"
             )
-            if step.converged:
+            if converged and _gb_stage_goes_on(ii, context):
+                converged = False
+            if converged:
                 _say(_summary(ii, context))
                 message = (
                     f"coverage >= {context.coverage['threshold']:g} ({context.coverage['criterion']}) for "
-                    f"{step.streak} consecutive iteration(s) (needed {context.coverage['consecutive']}): "
+                    f"{streak} consecutive iteration(s) (needed {context.coverage['consecutive']}): "
                     f"stopping after the exploration of iteration {ii}. record.dpgen ends at '{ii} {EXPLORED}'; "
                     "`dpgen run PARAM MACHINE` would continue with make_fp of this iteration."
                 )
@@ -270,6 +292,73 @@ def _after_exploration(ii: int, context: _Context) -> LoopOutcome | None:
     if context.augmentation["enabled"]:
         _augment(ii, context)
     return None
+
+
+# --- GB stage and carving hooks (dpgen_llzo.loop.gb_stage) ---------------------------------
+
+
+def _gb_plan(context: _Context) -> Any:
+    from dpgen_llzo.loop.gb_stage import StagePlan, read_stage, write_stage
+
+    assert context.gb is not None
+    plan = StagePlan.create(len(context.jdata.get("model_devi_jobs", [])), context.gb["stage_jobs"], context.gb["start_when"])
+    plan = read_stage(".", plan)
+    if plan.active:
+        write_stage(".", plan, "planned" if plan.gb_start is None else "GB stage recorded")
+        start = "not started" if plan.gb_start is None else f"starts at iteration {plan.gb_start} ({plan.reason})"
+        _say(f"GB stage: jobs {list(plan.stage_jobs)}, start_when {plan.start_when}; {start}")
+    return plan
+
+
+def _start_gb_stage(context: _Context, plan: Any, message: str) -> None:
+    from dpgen_llzo.loop.gb_stage import write_stage
+
+    context.plan = plan
+    write_stage(".", plan, message)
+    _say(message)
+
+
+def _gb_stage_goes_on(ii: int, context: _Context) -> bool:
+    """Coverage converged after iteration ``ii``: True when the GB stage overrides the stop."""
+    plan = context.plan.on_converged(ii)
+    if plan is None:
+        return False
+    if plan is not context.plan:
+        _start_gb_stage(
+            context,
+            plan,
+            f"iter {ii:06d}: bulk stage converged; not stopping: the GB stage (model_devi_jobs "
+            f"{list(plan.stage_jobs)}) starts at iteration {plan.gb_start} (gb_stage.json)",
+        )
+    else:
+        _say(f"iter {ii:06d}: coverage converged before the GB stage (iteration {plan.gb_start}); going on")
+    return True
+
+
+def _gb_stage_starts_at_schedule_end(ii: int, context: _Context) -> bool:
+    plan = context.plan.on_schedule_end(ii)
+    if plan is None:
+        return False
+    _start_gb_stage(
+        context,
+        plan,
+        f"iter {ii:06d}: bulk jobs exhausted without coverage convergence; the GB stage "
+        f"(model_devi_jobs {list(plan.stage_jobs)}) starts here (gb_stage.json)",
+    )
+    return True
+
+
+def _carve(ii: int, context: _Context, mdata: dict) -> None:
+    from dpgen_llzo.loop.gb_stage import carve_large_fp_tasks
+
+    assert context.gb is not None
+    for item in carve_large_fp_tasks(ii, context.step_jdata(), mdata, context.gb):
+        _say(
+            f"iter {ii:06d}: fp task {item.parent} ({item.n_atoms} atoms) carved into "
+            f"{', '.join(f'{t} ({n} atoms)' for t, n in zip(item.new_tasks, item.new_n_atoms))} "
+            f"around atoms {item.centres} (deviation {', '.join(f'{d:.3f}' for d in item.centre_deviations_eV_A)} eV/Å); "
+            f"original in 02.fp/carved_from/"
+        )
 
 
 def _augment(ii: int, context: _Context) -> None:

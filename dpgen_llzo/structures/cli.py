@@ -10,8 +10,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -138,19 +136,9 @@ def build_handler(args: argparse.Namespace) -> int:
 
 
 def write_poscar(structure: Any, path: Path, comment: str) -> None:
-    """Write ``structure`` as a POSCAR via a temporary file in the same directory and os.replace."""
+    """Write ``structure`` as a POSCAR atomically."""
     from pymatgen.io.vasp import Poscar
 
-    text = Poscar(structure, comment=comment).get_str()
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    from dpgen_llzo.atomic_io import write_text_atomic
+
+    write_text_atomic(path, Poscar(structure, comment=comment).get_str())
