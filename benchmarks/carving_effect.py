@@ -7,7 +7,10 @@ study. Steps (each cached under ``--workdir``; delete a sub-directory to redo it
    ``templates/lammps/gb-nvt.lmp``) at ``--temp`` K driven by the two starting models
    (``--models``, default the quick demo's iteration-2 models), per-atom force deviation
    written with ``atomic``.
-2. **Candidates**: the ``--frames`` frames of largest max force deviation (step > 0).
+2. **Candidates**: the earliest frames (step > 0) whose max force deviation is in DP-GEN's
+   candidate window ``--trust`` and whose whole-frame teacher labels pass the bundles'
+   screening (max force 20 eV/Å), ``--frames`` of them (later frames of a 1200 K run with a
+   model trained on bulk only hold contacts the teacher rejects; those are listed).
 3. **Additions**, labelled by the teacher (CHGNet):
    (A) the candidate frames whole (``frames × 1152`` atoms);
    (B) cells carved (:func:`dpgen_llzo.gb.carving.carve_frame`, periodic, radius 7 Å) around
@@ -20,7 +23,7 @@ study. Steps (each cached under ``--workdir``; delete a sub-directory to redo it
    plus (A), plus (B), or plus nothing (control C: the effect of the extra steps alone);
    the new data get half the sampling probability.
 5. **Test**: held-out GB frames from a second exploration at ``--test-temp`` K (another
-   temperature, evenly spaced frames), teacher-labelled; force RMSE per component over all
+   temperature; the earliest frames that pass the teacher's screening), teacher-labelled; force RMSE per component over all
    atoms and over the atoms within 5 Å of the two GB planes, and energy RMSE per atom.
 
 Run: ``python benchmarks/carving_effect.py --workdir /tmp/carving_effect``; results in
@@ -93,9 +96,10 @@ def label(systems: list, labeler, out: Path) -> list[Path]:
     if (out / "done").is_file():
         return sorted(p for p in out.iterdir() if p.is_dir())
     shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
     paths = []
     for k, system in enumerate(systems):
-        labeled, rejected = label_system(system, labeler, TYPE_MAP, max_force=50.0, progress=False)
+        labeled, rejected = label_system(system, labeler, TYPE_MAP, max_force=20.0, progress=False)
         if labeled is None:
             say(f"  {out.name}/{k:03d}: rejected by the teacher ({rejected})")
             continue
@@ -103,6 +107,13 @@ def label(systems: list, labeler, out: Path) -> list[Path]:
         paths.append(out / f"{k:03d}")
     (out / "done").write_text("")
     return paths
+
+
+def labelled_atoms(paths: list[Path]) -> int:
+    """Atoms labelled in deepmd/npy systems (frames × atoms)."""
+    import dpdata
+
+    return sum(s.get_nframes() * s.get_natoms() for s in (dpdata.LabeledSystem(str(p), fmt="deepmd/npy") for p in paths))
 
 
 def carved_systems(frame, deviation: np.ndarray, n: int) -> tuple[list, list[dict]]:
@@ -191,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-temp", type=float, default=800.0)
     parser.add_argument("--nsteps", type=int, default=300)
     parser.add_argument("--every", type=int, default=30)
-    parser.add_argument("--frames", type=int, default=3)
+    parser.add_argument("--frames", type=int, default=2, help="candidate frames (the earliest in the trust window)")
+    parser.add_argument("--trust", type=float, nargs=2, default=[0.3, 1.5], help="force trust levels lo hi, eV/Å (the quick demo's)")
     parser.add_argument("--test-frames", type=int, default=3)
     parser.add_argument("--cells-per-frame", type=int, default=3)
     parser.add_argument("--train-steps", type=int, default=300)
@@ -203,35 +215,54 @@ def main(argv: list[str] | None = None) -> int:
 
     run = explore(work, args.models, args.temp, args.nsteps, args.every)
     steps, deviations, frames = frames_of(run)
-    order = [int(i) for i in np.argsort(-deviations.max(axis=1), kind="stable") if steps[i] > 0][: args.frames]
-    chosen = sorted(order)
-    say(f"candidates: steps {[int(steps[i]) for i in chosen]}, max deviation {[round(float(deviations[i].max()), 3) for i in chosen]} eV/Å")
+    # DP-GEN's candidate window; the earliest such frames (later 1200 K frames of a model
+    # trained on bulk only hold contacts the teacher rejects, > 20 eV/Å).
+    window = (deviations.max(axis=1) >= args.trust[0]) & (deviations.max(axis=1) < args.trust[1])
+    pool = [int(i) for i in np.flatnonzero(window & (steps > 0))]
 
     test_run = explore(work, args.models, args.test_temp, args.nsteps, args.every)
     test_steps, _, test_frames = frames_of(test_run)
-    picks = np.linspace(1, len(test_steps) - 1, args.test_frames).round().astype(int)
-    test_systems = [test_frames[int(test_steps[i])] for i in picks]
 
     from dpgen_llzo.labelers import get_labeler
 
     teacher = get_labeler("chgnet", device="cpu")
-    whole = [frames[int(steps[i])] for i in chosen]
+    t0 = time.time()
+    # (A): the earliest window frames whose whole-frame labels pass the teacher's screening
+    # (max force 20 eV/Å, the bundles' setting), so that (A) and (B) share the same frames.
+    chosen, data_a, rejected = [], [], []
+    for i in pool:
+        paths = label([frames[int(steps[i])]], teacher, work / "data-A-whole" / f"step-{int(steps[i]):05d}")
+        if paths:
+            chosen.append(i)
+            data_a += paths
+        else:
+            rejected.append(int(steps[i]))
+        if len(chosen) == args.frames:
+            break
+    say(f"candidates: steps {[int(steps[i]) for i in chosen]} (rejected by the teacher: {rejected}), "
+        f"max deviation {[round(float(deviations[i].max()), 3) for i in chosen]} eV/Å")
+    n_whole = sum(frames[int(steps[i])].get_natoms() for i in chosen)
     carved, carve_info = [], []
-    n_whole = sum(s.get_natoms() for s in whole)
     for i in chosen:
         systems, infos = carved_systems(frames[int(steps[i])], deviations[i], args.cells_per_frame)
         carved += systems
         carve_info.append({"step": int(steps[i]), "cells": infos})
-    # Comparable labelled atoms: drop carved cells from the end while B exceeds A.
+    # Comparable labelled atoms: drop carved cells from the end while B would still hold 90 % of A.
     while len(carved) > 1 and sum(s.get_natoms() for s in carved) - carved[-1].get_natoms() >= n_whole * 0.9:
         carved.pop()
-    n_carved = sum(s.get_natoms() for s in carved)
-    say(f"(A) {len(whole)} whole frames, {n_whole} atoms; (B) {len(carved)} carved cells, {n_carved} atoms")
-    t0 = time.time()
-    data_a = label(whole, teacher, work / "data-A-whole")
+    say(f"(A) {len(chosen)} whole frames, {n_whole} atoms; (B) {len(carved)} carved cells, {sum(s.get_natoms() for s in carved)} atoms")
     data_b = label(carved, teacher, work / "data-B-carved")
-    data_test = label(test_systems, teacher, work / "data-test")
+    # Test: the earliest frames of the second exploration that pass the teacher's screening.
+    data_test, test_used = [], []
+    for i in range(1, len(test_steps)):
+        paths = label([test_frames[int(test_steps[i])]], teacher, work / "data-test" / f"step-{int(test_steps[i]):05d}")
+        if paths:
+            data_test += paths
+            test_used.append(int(test_steps[i]))
+        if len(data_test) == args.test_frames:
+            break
     say(f"teacher labels in {time.time() - t0:.0f} s")
+    n_whole, n_carved = labelled_atoms(data_a), labelled_atoms(data_b)  # after the teacher's screening
 
     base_input = json.loads((args.train_dir / "input.json").read_text())
     base_systems = [str((args.train_dir / s).resolve()) for s in base_input["training"]["training_data"]["systems"]]
@@ -245,10 +276,11 @@ def main(argv: list[str] | None = None) -> int:
         "setup": {
             "exploration": {"cell": "sigma3-112 (1152 atoms)", "temp_K": args.temp, "nsteps": args.nsteps, "every": args.every},
             "candidate_steps": [int(steps[i]) for i in chosen],
+            "rejected_whole_frames_steps": rejected,
             "carving": carve_info,
             "labelled_atoms": {"A": n_whole, "B": n_carved},
-            "labelled_cells": {"A": len(whole), "B": len(carved)},
-            "test": {"temp_K": args.test_temp, "steps": [int(test_steps[i]) for i in picks], "frames": len(data_test)},
+            "labelled_cells": {"A": len(data_a), "B": len(data_b)},
+            "test": {"temp_K": args.test_temp, "steps": test_used, "frames": len(data_test), "atoms_per_frame": 1152},
             "train_steps": args.train_steps,
             "init_model": str(init_model),
         },

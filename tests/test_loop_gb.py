@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dpgen_llzo.coverage.iteration import coverage_settings
 from dpgen_llzo.errors import UserInputError
 from dpgen_llzo.loop.gb_stage import (
     STAGE_FILE,
@@ -31,11 +32,26 @@ from dpgen_llzo.loop.gb_stage import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
+QUICK = REPO / "param" / "demo" / "param-quick.json"
+MACHINE = REPO / "machine" / "local.json"
 TYPE_MAP = ["Li", "La", "Zr", "O"]
 CHARGES = {"Li": 1, "La": 3, "Zr": 4, "O": -2}
 UNIT = {"Li": 7, "La": 3, "Zr": 2, "O": 12}
 WORST = (17, 600, 1000)  # atoms given the largest fake deviations (Li, O, O)
 STEP = 40
+
+
+@pytest.fixture(autouse=True)
+def dpgen_log_in_tmp(tmp_path, monkeypatch):
+    """DP-GEN's ``dpgen.log`` handler would write into the directory pytest started in."""
+    import dpgen
+
+    handler = dpgen.dlogf
+    if handler.stream is None:
+        monkeypatch.setattr(handler, "baseFilename", str(tmp_path / "dpgen.log"))
+    yield
+    if handler.baseFilename.startswith(str(tmp_path)):
+        handler.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -50,6 +66,7 @@ def test_converged_bulk_starts_the_gb_stage_at_the_next_iteration():
     assert started.job_index(2) == 3 and started.job_index(3) == 4 and started.job_index(4) is None
     assert started.schedule() == [0, 1, 3, 4]
     assert started.on_converged(2) is None  # converged in the GB stage: stop
+    assert started.on_converged(1) is started  # resumed run: already planned
     # the streak counts GB iterations only
     assert started.stage_streak(2, 3) == 1 and started.stage_streak(3, 3) == 2
     assert plan.on_schedule_end(1) is not None and started.on_schedule_end(4) is None
@@ -112,8 +129,11 @@ def gb_frame():
     return system
 
 
-def make_workdir(root: Path, gb_frame, atomic: bool = True) -> Path:
-    """What make_fp leaves for one GB candidate (system 2) and one small bulk task (system 0)."""
+def make_workdir(root: Path, gb_frame, atomic: bool = True, fp: bool = True) -> Path:
+    """What make_fp leaves for one GB candidate (system 2) and one small bulk task (system 0).
+
+    ``fp=False``: only the exploration (frames at steps 0 and STEP, the latter a candidate).
+    """
     import dpdata
 
     from dpgen_llzo.structures import build_structure
@@ -121,13 +141,16 @@ def make_workdir(root: Path, gb_frame, atomic: bool = True) -> Path:
     modd = root / "iter.000000" / "01.model_devi" / "task.002.000000"
     (modd / "traj").mkdir(parents=True)
     gb_frame.to("lammps/dump", str(modd / "traj" / f"{STEP}.lammpstrj"))
+    gb_frame.to("lammps/dump", str(modd / "traj" / "0.lammpstrj"))
     (modd / "job.json").write_text(json.dumps({"ensemble": "nvt", "temps": 1200}))
     n = gb_frame.get_natoms()
     deviation = np.full(n, 0.05)
     deviation[list(WORST)] = [0.9, 0.8, 0.7]
-    rows = [[0, 0, 0, 0, 0.3, 0.01, 0.1, *np.full(n, 0.02)], [STEP, 0, 0, 0, 0.9, 0.05, 0.1, *deviation]]
+    rows = [[0, 0, 0, 0, 0.1, 0.01, 0.05, *np.full(n, 0.02)], [STEP, 0, 0, 0, 0.9, 0.05, 0.1, *deviation]]
     table = np.array(rows)
     np.savetxt(modd / "model_devi.out", table if atomic else table[:, :7], fmt="%.6e", header="step max_devi_v ...")
+    if not fp:
+        return root
     fp = root / "iter.000000" / "02.fp"
     task = fp / "task.002.000000"
     task.mkdir(parents=True)
@@ -227,6 +250,25 @@ def test_vasp_inputs_are_written_for_the_carved_tasks_only(tmp_path, gb_frame):
     assert (fp / "task.000.000000" / "INCAR").read_text() == "made by make_fp\n"
 
 
+def test_hook_on_real_dpgen_make_fp_output(tmp_path, gb_frame, monkeypatch):
+    """DP-GEN's own make_fp picks the candidate and links it; the hook finds and carves it."""
+    from dpgen.generator.run import make_fp
+
+    root = make_workdir(tmp_path, gb_frame, fp=False)
+    jdata = dict(
+        JDATA_CUSTOM, fp_task_max=5, fp_task_min=1, model_devi_skip=0, model_devi_f_trust_lo=0.3, model_devi_f_trust_hi=1.5,
+        model_devi_engine="lammps", fp_accurate_threshold=0.999, fp_accurate_soft_threshold=0.999,
+    )  # fmt: skip
+    monkeypatch.chdir(root)
+    make_fp(0, jdata, {})
+    fp = root / "iter.000000" / "02.fp"
+    assert (fp / "task.002.000000" / "conf.dump").is_symlink()
+    assert source_frame(fp / "task.002.000000")["step"] == STEP
+    result = carve_large_fp_tasks(0, jdata, {}, gb_settings({"carve": True, "centres_per_frame": 2}))
+    assert result[0].centres[0] == WORST[0] and result[0].new_tasks == ["task.002.000001", "task.002.000002"]
+    assert sorted(p.name for p in fp.glob("task.*")) == result[0].new_tasks
+
+
 TINY = {
     "type_map": TYPE_MAP,
     "descriptor": {"type": "se_e2_a", "rcut": 4.0, "rcut_smth": 0.5, "sel": [20, 8, 6, 30], "neuron": [4, 8], "axis_neuron": 2, "type_one_side": True},
@@ -253,6 +295,7 @@ def two_tiny_models(tmp_path_factory) -> list[Path]:
     return paths
 
 
+@pytest.mark.slow
 def test_without_atomic_columns_the_deviation_is_computed_with_deeppot(tmp_path, gb_frame, two_tiny_models):
     from deepmd.infer import DeepPot
     from deepmd.infer.model_devi import calc_model_devi
@@ -268,6 +311,65 @@ def test_without_atomic_columns_the_deviation_is_computed_with_deeppot(tmp_path,
         gb_frame["coords"].reshape(1, -1), gb_frame["cells"].reshape(1, 9), gb_frame["atom_types"],
         [DeepPot(str(g)) for g in two_tiny_models], atomic=True,
     )  # fmt: skip
-    np.testing.assert_allclose(deviation, reference[0, 7:], rtol=1e-5, atol=1e-8)
+    # DeePMD's Python writer puts devi_e after the seven standard columns; the atoms come last
+    np.testing.assert_allclose(deviation, reference[0, -len(deviation) :], rtol=1e-5, atol=1e-8)
     result = carve_large_fp_tasks(0, JDATA_CUSTOM, {}, gb_settings({"carve": True, "centres_per_frame": 1}), root)
     assert result[0].centres == [int(np.argmax(deviation))] and result[0].source["deviation_from"].startswith("DeepPot")
+
+
+# --------------------------------------------------------------------------------------------
+# the hooks inside dpgen-llzo run (stand-in DP-GEN steps, real carving and fp-style writer)
+
+
+def test_run_loop_switches_to_the_gb_stage_and_carves(tmp_path, gb_frame, monkeypatch):
+    from dpgen_llzo.loop.runner import run_loop
+
+    coverage = {"threshold": 0.9, "consecutive": 1, "per_element": False}
+    param = json.loads(QUICK.read_text())
+    job = param["model_devi_jobs"][0]
+    param["model_devi_jobs"] = [dict(job, temps=[t]) for t in (100, 200, 300, 400)]  # 2, 3: GB
+    param["_dpgen_llzo"]["coverage"] = coverage
+    param["_dpgen_llzo"]["gb"] = {"carve": True, "stage_jobs": [2, 3], "centres_per_frame": 1}
+    param_path = tmp_path / "param.json"
+    param_path.write_text(json.dumps(param))
+    work = tmp_path / "work"
+    work.mkdir()
+    fractions = {0: 0.99, 1: 0.5, 2: 0.95}
+    settings = coverage_settings(coverage)
+    seen: dict[int, int] = {}
+
+    def step(jj):
+        def run(ii, jdata, mdata):
+            if jj == 3:
+                jobs = jdata["model_devi_jobs"]
+                if ii >= len(jobs):
+                    return False
+                seen[ii] = jobs[ii]["temps"][0]
+                return True
+            if jj == 5:
+                modd = Path(f"iter.{ii:06d}") / "01.model_devi"
+                modd.mkdir(parents=True, exist_ok=True)
+                f = fractions[ii]
+                report = {"iteration": ii, "fraction": f, "n_components": 3, "n_train": 10, "n_test": 5, "bins": settings["bins"],
+                          "variance": settings["variance"], "pair_fractions": {"0-1": f}, "per_element": {}, "settings": settings}  # fmt: skip
+                (modd / "coverage.json").write_text(json.dumps(report))
+            if jj == 6 and seen[ii] >= 300:  # a GB exploration: make_fp wrote a 1152-atom task
+                scratch = make_workdir(Path(f"scratch{ii}"), gb_frame) / "iter.000000"
+                it = Path(f"iter.{ii:06d}")
+                os.rename(scratch / "01.model_devi" / "task.002.000000", it / "01.model_devi" / "task.002.000000")
+                os.rename(scratch / "02.fp", it / "02.fp")
+                listing = it / "02.fp" / "candidate.shuffled.002.out"
+                listing.write_text(listing.read_text().replace("iter.000000", it.name))
+            return None
+
+        return run
+
+    outcome = run_loop(param_path, MACHINE, workdir=work, steps={jj: step(jj) for jj in range(9)})
+    assert seen == {0: 100, 1: 300, 2: 400}  # job 1 (bulk) skipped once the bulk stage converged
+    assert outcome.reason == "converged" and outcome.iteration == 2 and outcome.record == (2, 5)
+    stage = json.loads((work / STAGE_FILE).read_text())
+    assert stage["gb_start_iteration"] == 1 and stage["reason"] == "bulk_converged" and stage["job_by_iteration"] == [0, 2, 3]
+    fp = work / "iter.000001" / "02.fp"
+    assert (fp / "carved_from" / "task.002.000000").is_dir()
+    assert sorted(p.name for p in fp.glob("task.*")) == ["task.000.000000", "task.002.000001"]
+    assert composition(fp / "task.002.000001" / "POSCAR")["La"] % 3 == 0

@@ -39,6 +39,7 @@ from dpgen_llzo.autotest.properties import (
     type_map_list,
     write_json,
 )
+from dpgen_llzo.atomic_io import write_text_atomic
 from dpgen_llzo.errors import UserInputError
 
 KEYS = ("a_A", "b_A", "c_A", "V_A3")
@@ -131,7 +132,7 @@ class LatticeAtTemperature(AutotestProperty):
             rows.append(row)
         result = {"property": self.kind, "reference_type": reference["type"], "supercell": supercell, "rows": rows}
         write_json(work_dir / "result.json", result)
-        (work_dir / "result.out").write_text(format_rows(conf_dir, rows))
+        write_text_atomic(work_dir / "result.out", format_rows(conf_dir, rows))
         return result
 
 

@@ -145,10 +145,6 @@ class AutotestParam:
         return block
 
 
-def _message(exc: Exception) -> str:
-    return str(exc).replace("[at root location] ", "").replace("[at location `", "[").replace("`]", "]").strip()
-
-
 def load_autotest_param(path: str | os.PathLike, root: str | os.PathLike | None = None) -> AutotestParam:
     """Read and check an autotest param file (no model or structure is opened).
 
@@ -158,7 +154,7 @@ def load_autotest_param(path: str | os.PathLike, root: str | os.PathLike | None 
         Unreadable file, unknown key (the message names its path), unknown property type,
         unsupported interaction, malformed type map.
     """
-    from dpgen_llzo.config import load_json
+    from dpgen_llzo.config import _normalize, load_json
 
     path = Path(path)
     root = Path(root) if root is not None else Path.cwd()
@@ -171,12 +167,7 @@ def load_autotest_param(path: str | os.PathLike, root: str | os.PathLike | None 
                 AUTOTEST_PROPERTIES.get(entry["type"])
             except UserInputError as exc:
                 raise UserInputError(f"{path}: properties[{index}]: {exc}") from None
-    arginfo = autotest_arginfo()
-    try:
-        value = arginfo.normalize_value(data, trim_pattern="_*")
-        arginfo.check_value(value, strict=True)
-    except Exception as exc:  # dargs' ArgumentKeyError/TypeError/ValueError
-        raise UserInputError(f"{path}: {_message(exc)}") from None
+    value = _normalize(autotest_arginfo(), data, path, "autotest param")
     interaction = dict(value["interaction"])
     if interaction["type"] != "deepmd":
         raise UserInputError(f"{path}: interaction/type: only 'deepmd' is supported, got {interaction['type']!r}")

@@ -30,6 +30,8 @@ from typing import Any, ClassVar
 
 from dargs import Argument
 
+from dpgen_llzo.analysis._io import read_json  # noqa: F401  (re-exported: checked JSON reads)
+from dpgen_llzo.atomic_io import write_json_atomic as write_json  # noqa: F401  (numpy-safe, NaN → null)
 from dpgen_llzo.dispatch import ShellTask
 from dpgen_llzo.registry import Registry
 
@@ -154,19 +156,6 @@ def link_model(interaction: dict[str, Any], task_dir: Path, poscar: Path) -> Non
 def task_dirs(work_dir: Path, prefix: str = "task") -> list[Path]:
     """``work_dir/<prefix>.NNNNNN`` directories, sorted."""
     return [Path(p) for p in sorted(glob.glob(str(work_dir / f"{prefix}.[0-9]*[0-9]")))]
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON (numpy values converted, NaN → null) atomically."""
-    from dpgen_llzo.analysis._io import write_json_atomic
-
-    write_json_atomic(path, data)
-
-
-def read_json(path: Path, what: str = "JSON file") -> dict[str, Any]:
-    from dpgen_llzo.analysis._io import read_json as _read
-
-    return _read(path, what)
 
 
 # ---------------------------------------------------------------------------------------------

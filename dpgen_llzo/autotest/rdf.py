@@ -41,6 +41,7 @@ from dpgen_llzo.autotest.properties import (
     type_map_list,
     write_json,
 )
+from dpgen_llzo.atomic_io import write_text_atomic
 from dpgen_llzo.errors import UserInputError
 
 DEFAULT_PAIRS = ["Li-O", "La-O", "Zr-O", "O-O", "Li-Li"]
@@ -152,7 +153,7 @@ class RadialDistribution(AutotestProperty):
         result = {"property": self.kind, "reference_type": reference["type"], "pairs": [f"{a}-{b}" for a, b in pairs],
                   "crystal_rdf": "crystal_rdf.json", "rows": rows}
         write_json(work_dir / "result.json", result)
-        (work_dir / "result.out").write_text(format_rows(conf_dir, rows))
+        write_text_atomic(work_dir / "result.out", format_rows(conf_dir, rows))
         return result
 
 

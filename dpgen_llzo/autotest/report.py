@@ -27,6 +27,7 @@ import numpy as np
 
 from dpgen_llzo.autotest.cells import birch_murnaghan, reduce_parameters, report_quantities
 from dpgen_llzo.autotest.experiment import RDF_FIRST_PEAK_A, experiment_at, experimental_cell
+from dpgen_llzo.atomic_io import write_text_atomic
 from dpgen_llzo.autotest.properties import write_json
 
 LABELS = {"a_A": "a (Å)", "b_A": "b (Å)", "c_A": "c (Å)", "V_A3": "V (Å³)",
@@ -331,5 +332,5 @@ def write_report(param, results: dict[str, dict[str, Any]], output: str | os.Pat
             if png.is_file():
                 report["figures"].append(os.path.relpath(png.resolve(), output.resolve()))
     write_json(output / "result.json", report)
-    (output / "report.md").write_text(markdown(report))
+    write_text_atomic(output / "report.md", markdown(report))
     return report

@@ -135,6 +135,22 @@ def format_table(counts: list[DatasetCount]) -> str:
     return "\n".join(rows)
 
 
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+def copy_templates(destination: Path = Path("templates")) -> bool:
+    """Copy the bundled ``templates/`` (VASP INCAR, LAMMPS stage templates) into the work directory.
+
+    DP-GEN resolves ``fp_incar`` and ``model_devi_jobs[*].template`` relative to where ``dpgen
+    run`` starts, so the bundles name them ``templates/...`` and the work directory gets a copy.
+    An existing ``templates/`` (possibly edited by the user) is left alone.
+    """
+    if destination.exists() or not TEMPLATES.is_dir():
+        return False
+    shutil.copytree(TEMPLATES, destination)
+    return True
+
+
 def build_initial_data(param_path: str | os.PathLike, machine_path: str | os.PathLike) -> list[DatasetCount]:
     """Build the initial data set described by ``param_path`` in the current directory.
 
@@ -158,6 +174,8 @@ def build_initial_data(param_path: str | os.PathLike, machine_path: str | os.Pat
     tasks = plan_init_tasks(init)
     check_param_matches_plan(param, init, tasks, param_path)
 
+    if copy_templates():
+        log.info("copied the bundled templates/ into the work directory")
     out = Path(init["output"])
     tasks_dir = out / TASKS_DIR
     structures = {}

@@ -46,7 +46,8 @@ is recorded. For every ``02.fp/task.SSS.FFFFFF`` whose POSCAR has more than
    took it from. The frame is read from the dump (atoms in LAMMPS id order).
 2. **Worst atoms.** The row of that step in the exploration's ``model_devi.out``, when it
    was written with ``atomic`` (``templates/lammps/README.md``), holds the per-atom force
-   deviation in id order. Otherwise the deviation is recomputed on the frame with DeePMD's
+   deviation in id order. Otherwise (or when the dump is gone and the frame is read from
+   the task's POSCAR, whose atom order may differ) the deviation is recomputed on the frame with DeePMD's
    ``DeepPot`` and the exploration's models (``01.model_devi/graph.*.pb``), with the same
    definition (per atom: sqrt of the sum over x, y, z of the variance across models);
    slower, same numbers up to float precision.
@@ -217,8 +218,8 @@ class StagePlan:
         """
         if not self.active or self.in_gb_stage(iteration):
             return None
-        if self.start_when == "schedule":
-            return self
+        if self.start_when == "schedule" or self.gb_start is not None:
+            return self  # already planned (schedule, or a resumed run)
         return replace(self, gb_start=iteration + 1, reason="bulk_converged")
 
     def on_schedule_end(self, iteration: int) -> StagePlan | None:
@@ -344,12 +345,15 @@ def per_atom_deviation(
     model_devi_task: str | os.PathLike,
     step: int,
     type_map: Sequence[str],
+    *,
+    id_order: bool = True,
 ) -> tuple[np.ndarray, str]:
     """Per-atom force deviation of a frame, eV/Å, and where it came from.
 
-    From the ``atomic`` columns of ``model_devi.out`` (row of ``step``) when present,
-    otherwise computed with ``DeepPot`` and the exploration's ``graph.*.pb`` (the parent
-    directory of ``model_devi_task``).
+    From the ``atomic`` columns of ``model_devi.out`` (row of ``step``) when present and
+    the frame's atoms are in LAMMPS id order (``id_order``: read from the dump), otherwise
+    computed with ``DeepPot`` and the exploration's ``graph.*.pb`` (the parent directory of
+    ``model_devi_task``).
     """
     from dpgen_llzo.gb.carving import read_atomic_model_devi
 
@@ -359,7 +363,7 @@ def per_atom_deviation(
     except UserInputError:
         steps, deviations = np.zeros(0, int), np.zeros((0, 0))
     rows = np.flatnonzero(steps == step)
-    if len(rows) and deviations.shape[1] == len(structure):
+    if id_order and len(rows) and deviations.shape[1] == len(structure):
         return deviations[int(rows[-1])], f"{out} (atomic, step {step})"
     graphs = sorted(Path(model_devi_task).parent.glob("graph.*.pb"))
     if len(graphs) < 2:
@@ -473,7 +477,9 @@ def carve_large_fp_tasks(
         system = int(task.name.split(".")[1])
         source = source_frame(task)
         structure, frame_kind = _frame_of(task, source, type_map)
-        deviation, origin = per_atom_deviation(structure, source["model_devi_task"], source["step"], type_map)
+        deviation, origin = per_atom_deviation(
+            structure, source["model_devi_task"], source["step"], type_map, id_order=frame_kind == "dump"
+        )
         cells = carve_frame(
             structure,
             deviation,
