@@ -20,7 +20,8 @@ from dpgen_llzo.config import check_dpgen_machine, check_dpgen_param, load_llzo_
 from dpgen_llzo.errors import UserInputError
 
 REPO = Path(__file__).resolve().parents[1]
-PARAMS = sorted((REPO / "param").glob("**/*.json"))
+# `dpgen run` bundles; param/autotest/ holds autotest params, checked by tests/test_autotest*.py
+PARAMS = sorted(p for p in (REPO / "param").glob("**/*.json") if "autotest" not in p.relative_to(REPO / "param").parts)
 MACHINES = sorted((REPO / "machine").glob("*.json"))
 VASP_PARAM = REPO / "param" / "vasp" / "param.json"
 DEMO_PARAM = REPO / "param" / "demo" / "param.json"
@@ -96,7 +97,7 @@ def test_production_bundle_has_the_paper_dp_settings():
     assert loss["start_pref_v"] == loss["limit_pref_v"] == 0
     assert param["numb_models"] == 4 and param["train_backend"] == "tensorflow"
     assert param["fp_style"] == "vasp" and param["type_map"] == ["Li", "La", "Zr", "O"] == model["type_map"]
-    temps = {t for job in param["model_devi_jobs"] for t in job["temps"]}
+    temps = {t for job in param["model_devi_jobs"] if "template" not in job for t in job["temps"]}
     assert {400, 800, 1200, 1600} <= temps
     md = [s["md"]["temperatures_K"] for s in param["_dpgen_llzo"]["init"]["systems"] if "md" in s]
     assert md == [[400.0, 800.0, 1200.0, 1600.0]] * 2
@@ -201,3 +202,19 @@ def test_production_init_systems_build():
         assert 10 <= len(cell) <= 100, system["name"]
         built += 1
     assert built == 10
+
+
+@pytest.mark.parametrize("param_path", [DEMO_PARAM, VASP_PARAM], ids=["demo", "vasp"])
+def test_bundles_have_a_gb_stage_with_per_atom_deviation(param_path):
+    param = json.loads(param_path.read_text())
+    settings = load_llzo_settings(param_path)
+    stage = settings["gb"]["stage_jobs"]
+    assert stage, "the GB stage is declared"
+    gb_systems = {i for i, configs in enumerate(param["sys_configs"]) if configs[0].startswith("gb-")}
+    for index in stage:
+        job = param["model_devi_jobs"][index]
+        assert set(job["sys_idx"]) == gb_systems == {2, 3}
+        template = REPO / job["template"]["lmp"]
+        assert template.is_file() and "pair_style      deepmd" in template.read_text()
+        assert job["rev_mat"]["lmp"]["out_file model_devi.out"] == ["out_file model_devi.out atomic"]
+        assert job["rev_mat"]["lmp"]["V_NSTEPS"][0] >= job["trj_freq"]
