@@ -275,6 +275,10 @@ def test_eos_fit_recovers_the_minimum(tmp_path):
     assert fit["B0_GPa"] == pytest.approx(120.0, rel=1e-3) and fit["minimum_inside_scan"]
     with pytest.raises(UserInputError, match="at least 4 volumes"):
         fit_eos({1.0: 0.0, 2.0: 1.0})
+    falling = fit_eos({v: -v for v in (10.0, 10.5, 11.0, 11.5)})  # no minimum: reported, not raised
+    assert "error" in falling and "V0_A3_atom" not in falling
+    hump = fit_eos({str(v): -e for v, e in zip(V, E)})  # a maximum is not an equilibrium volume
+    assert "maximum" in hump["error"]
 
 
 def test_experimental_values():
@@ -307,7 +311,13 @@ def test_report_rows_and_markdown():
     assert hot["experiment"] == 13.105 and hot["dp_err"] == pytest.approx(0.01 / math.sqrt(3))
     peak = next(r for r in rows if r["section"] == "rdf" and r["quantity"] == "first_peak_A")
     assert peak["experiment"] == 1.95 and peak["dp_vs_reference_pct"] == pytest.approx(100 * 0.02 / 1.95)
-    text = markdown({"model": "graph.pb", "rows": rows, "figures": ["rdf_llzo-cubic_600K.png"]})
+    errors = {"n_frames": 4, "energy_rmse_meV_atom": 11.8, "force_rmse_meV_A": 414.0, "force_ref_std_meV_A": 654.0}
+    text = markdown({"model": "graph.pb", "rows": rows, "figures": ["rdf_llzo-cubic_600K.png"],
+                     "notes": ["llzo-cubic: teacher relaxation converged"],
+                     "validation": {"classes": {"crystal": {"committee": errors}}},
+                     "learning_curve": {"seed": 3, "numb_steps": 400, "points": [{"n_frames": 8, "errors": {"crystal": errors}}]}})
+    assert "| crystal | 4 | 11.80 | 414.0 | 654.0 |" in text and "| 8 | crystal | 11.80 | 414.0 |" in text
+    assert "- llzo-cubic: teacher relaxation converged" in text
     assert "## Lattice parameters at 0 K" in text and "| llzo-cubic | a (Å) | relaxation | 13.0000 | 13.1000 | 12.9700 |" in text
     assert "13.2000 ± 0.0058" in text and "![rdf_llzo-cubic_600K](rdf_llzo-cubic_600K.png)" in text
 

@@ -45,7 +45,8 @@ def work_root(tmp_path: Path, model: Path, **param) -> Path:
 def test_quick_run_writes_dpgen_layout_and_a_filled_report(tmp_path, demo_model):
     path = work_root(tmp_path, demo_model, structures=["confs/llzo-cubic"], relaxation={
         "cal_setting": {"ftol": 1e-4, "maxiter": 300, "maxeval": 3000}, "reference": {"type": "none"}}, properties=[
-        {"type": "eos", "vol_start": 0.97, "vol_end": 1.04, "vol_step": 0.02},
+        {"type": "eos", "vol_start": 0.97, "vol_end": 1.04, "vol_step": 0.02,
+         "cal_setting": {"ftol": 1e-3, "maxiter": 100, "maxeval": 1000}},
         {"type": "lattice_T", "temperatures_K": [600], "n_steps": 200, "equilibration_steps": 100, "thermo_every": 10,
          "reference": {"type": "none"}},
         {"type": "rdf", "temperatures_K": [600], "n_steps": 200, "equilibration_steps": 50, "dump_every": 50,
@@ -78,7 +79,9 @@ def test_quick_run_writes_dpgen_layout_and_a_filled_report(tmp_path, demo_model)
         assert row["dp"] is not None and math.isfinite(row["dp"]), row
         if row["section"] == "rdf":
             assert row["reference"] is not None and 0.0 < row["similarity"] <= 1.0, row
-    assert {r["method"] for r in rows if r["section"] == "lattice_0K"} == {"relaxation", "EOS minimum"}
+    methods = {r["method"] for r in rows if r["section"] == "lattice_0K"}
+    assert "relaxation" in methods
+    assert "EOS minimum" in methods or any("EOS row left out" in note for note in report["notes"])  # a poor model's E(V)
     assert {r["pair"] for r in rows if r["section"] == "rdf"} == {"Li-O", "La-O", "Zr-O", "O-O", "Li-Li"}
     li_o = next(r for r in rows if r["section"] == "rdf" and r["pair"] == "Li-O" and r["quantity"] == "first_peak_A")
     assert 1.7 < li_o["dp"] < 2.3 and li_o["experiment"] == 1.95

@@ -94,7 +94,8 @@ def fit_eos(energies: Mapping[Any, float], equi_dir: Path | None = None) -> dict
     Returns
     -------
     dict
-        ``V0_A3_atom``, ``E0_eV_atom``, ``B0_GPa``, ``B1`` (dB/dP), the scanned points, and with ``equi_dir``: ``n_atoms``,
+        The scanned points; ``V0_A3_atom``, ``E0_eV_atom``, ``B0_GPa``, ``B1`` (dB/dP) and
+        ``minimum_inside_scan``, or ``error`` when E(V) has no minimum to fit; with ``equi_dir``: ``n_atoms``,
         ``V0_A3`` (cell) and ``a_A``, ``b_A``, ``c_A``, angles at V0.
     """
     from pymatgen.analysis.eos import EOS
@@ -104,10 +105,17 @@ def fit_eos(energies: Mapping[Any, float], equi_dir: Path | None = None) -> dict
     if len(volumes) < 4:
         raise UserInputError(f"an E(V) fit needs at least 4 volumes, got {len(volumes)}")
     order = np.argsort(volumes)
-    fit = EOS("birch_murnaghan").fit(volumes[order], values[order])
-    out: dict[str, Any] = {"eos": "birch_murnaghan", "V0_A3_atom": float(fit.v0), "E0_eV_atom": float(fit.e0),
-                           "B0_GPa": float(fit.b0_GPa), "B1": float(fit.b1), "volumes_A3_atom": volumes[order], "energies_eV_atom": values[order],
-                           "minimum_inside_scan": bool(volumes.min() < fit.v0 < volumes.max())}
+    out: dict[str, Any] = {"eos": "birch_murnaghan", "volumes_A3_atom": volumes[order], "energies_eV_atom": values[order]}
+    try:
+        fit = EOS("birch_murnaghan").fit(volumes[order], values[order])
+    except Exception as exc:  # pymatgen's EOSError and fitting failures: E(V) without a usable minimum
+        out["error"] = f"no Birch-Murnaghan fit ({exc})"
+        return out
+    if not fit.b0 > 0:
+        out["error"] = f"E(V) has a maximum, not a minimum (fitted B0 = {fit.b0_GPa:.0f} GPa)"
+        return out
+    out.update({"V0_A3_atom": float(fit.v0), "E0_eV_atom": float(fit.e0), "B0_GPa": float(fit.b0_GPa), "B1": float(fit.b1),
+                "minimum_inside_scan": bool(volumes.min() < fit.v0 < volumes.max())})
     if equi_dir is not None and (Path(equi_dir) / "CONTCAR").is_file():
         from pymatgen.core import Structure
 

@@ -20,6 +20,7 @@ experiment):
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +140,6 @@ def markdown(report: dict[str, Any]) -> str:
                        f"{_num(r['reference'], d)} | {_num(r['experiment'], d)} | {_num(r['dp_vs_reference_pct'], 2)} | "
                        f"{_num(r['dp_vs_experiment_pct'], 2)} |")
         out += ["", "Experiment: room-temperature cells (sources below); the DP and teacher values are 0 K.", ""]
-        out += [f"- {note}" for note in report.get("notes", [])] + ([""] if report.get("notes") else [])
     lattice_t = [r for r in rows if r["section"] == "lattice_T"]
     if lattice_t:
         out += ["## Lattice parameters at temperature (NPT MD, block-average errors)", "",
@@ -164,6 +164,8 @@ def markdown(report: dict[str, Any]) -> str:
                        f"{_num(r['dp_vs_experiment_pct'], 2)} | {_num(r['similarity'])} |")
         out += ["", "Similarity: 1 − Σ∫|g_DP − g_ref| dr / Σ∫(g_DP + g_ref) dr (1 = identical). "
                 "Peak heights of a 0 K crystal are δ-like, so heights are compared with the reference only.", ""]
+    if report.get("notes"):
+        out += ["## Notes on the runs", ""] + [f"- {note}" for note in report["notes"]] + [""]
     out += _validation_markdown(report.get("validation"))
     out += _learning_curve_markdown(report.get("learning_curve"))
     sources = sorted({r["experiment_source"] for r in rows if r.get("experiment_source")})
@@ -241,8 +243,9 @@ def plot_eos(structure: str, fit: dict[str, Any], path: Path) -> None:
     V, E = np.asarray(fit["volumes_A3_atom"], float), np.asarray(fit["energies_eV_atom"], float)
     grid = np.linspace(V.min(), V.max(), 100)
     ax.plot(V, E, "o", label="DP (dpgen EOS)")
-    ax.plot(grid, birch_murnaghan(grid, fit["V0_A3_atom"], fit["E0_eV_atom"], fit["B0_GPa"], fit["B1"]), "k--",
-            label=f"BM: V0 = {fit['V0_A3_atom']:.3f} Å³/atom, B0 = {fit['B0_GPa']:.0f} GPa")
+    if "error" not in fit:
+        ax.plot(grid, birch_murnaghan(grid, fit["V0_A3_atom"], fit["E0_eV_atom"], fit["B0_GPa"], fit["B1"]), "k--",
+                label=f"BM: V0 = {fit['V0_A3_atom']:.3f} Å³/atom, B0 = {fit['B0_GPa']:.0f} GPa")
     ax.set_xlabel("V (Å³/atom)")
     ax.set_ylabel("E (eV/atom)")
     ax.set_title(structure)
@@ -293,10 +296,15 @@ def validation_section(block: dict[str, Any], model: str, output: Path) -> dict[
     return read_json(output / "validation" / "validation.json", "validation report")
 
 
-def relaxation_notes(results: dict[str, dict[str, Any]]) -> list[str]:
-    """How each relaxation ended (LAMMPS stopping criteria, teacher FIRE steps), for the reader."""
+def run_notes(results: dict[str, dict[str, Any]]) -> list[str]:
+    """How each relaxation and E(V) fit ended (LAMMPS stopping criteria, teacher FIRE steps), for the reader."""
     notes = []
     for conf, entry in results.items():
+        fit = (entry.get("eos") or {}).get("fit", {})
+        if "error" in fit:
+            notes.append(f"{Path(conf).name}: EOS row left out: {fit['error']}")
+        elif fit and not fit.get("minimum_inside_scan", True):
+            notes.append(f"{Path(conf).name}: the EOS minimum lies outside the scanned volumes (extrapolated)")
         relax = entry.get("relaxation", {})
         if "dp" in relax and relax["dp"].get("minimize_stopping"):
             notes.append(f"{Path(conf).name}: DP relaxation (LAMMPS minimize) stopped on: "
@@ -306,6 +314,15 @@ def relaxation_notes(results: dict[str, dict[str, Any]]) -> list[str]:
             state = "converged" if r.get("converged") else "NOT converged"
             notes.append(f"{Path(conf).name}: teacher relaxation {state} after {r.get('steps')} FIRE steps "
                          f"(fmax {r.get('fmax_eV_A')} eV/Å)")
+        for kind in ("lattice_T", "rdf"):
+            result = entry.get(kind) or {}
+            for row in result.get("rows", []):
+                text = (f"{Path(conf).name}: {kind} at {row['T_target_K']:g} K averaged over "
+                        f"{row.get('n_frames_dp', row['dp'].get('n_rows'))} DP samples")
+                if "reference" in row:
+                    text += (f" and {row.get('n_frames_reference', row['reference'].get('n_rows'))} "
+                             f"{result['reference_type']} samples")
+                notes.append(text)
     return notes
 
 
@@ -320,7 +337,7 @@ def write_report(param, results: dict[str, dict[str, Any]], output: str | os.Pat
         rows += lattice_rows(Path(conf).name, entry)
         rows += rdf_rows(Path(conf).name, entry)
     report: dict[str, Any] = {"param": str(param.path), "model": param.interaction["model"], "rows": rows,
-                              "notes": relaxation_notes(results), "results": results}
+                              "notes": run_notes(results), "results": results}
     report["figures"] = figures(results, rows, output)
     if param.validation:
         report["validation"] = validation_section(param.validation, param.interaction["model"], output)
@@ -330,7 +347,8 @@ def write_report(param, results: dict[str, dict[str, Any]], output: str | os.Pat
             report["learning_curve"] = read_json(curve_path, "learning curve")
             png = curve_path.with_name("learning_curve.png")
             if png.is_file():
-                report["figures"].append(os.path.relpath(png.resolve(), output.resolve()))
+                shutil.copyfile(png, output / "learning_curve.png")
+                report["figures"].append("learning_curve.png")
     write_json(output / "result.json", report)
     write_text_atomic(output / "report.md", markdown(report))
     return report
