@@ -72,14 +72,9 @@ class AutotestProperty:
         """dargs definitions of the keys this property accepts besides ``type`` and ``skip``."""
         return []
 
-    @property
-    def suffix(self) -> str:
-        """Work directory suffix: ``<type>_00`` as in dpgen autotest."""
-        return "00"
-
     def work_dir(self, conf_dir: Path) -> Path:
-        """``conf_dir/<type>_00``."""
-        return conf_dir / f"{self.kind}_{self.suffix}"
+        """``conf_dir/<type>_00``, as dpgen autotest names a property computed from scratch."""
+        return conf_dir / f"{self.kind}_00"
 
     def make(self, conf_dir: Path, work_dir: Path, equi_dir: Path) -> None:
         raise NotImplementedError
