@@ -7,7 +7,6 @@ model file, so an empty file stands in for it). The runs with LAMMPS and CHGNet 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from pathlib import Path
@@ -21,7 +20,7 @@ from dpgen_llzo.autotest.experiment import experiment_at, experimental_cell
 from dpgen_llzo.autotest.learning_curve import nested_subsets, subset_sizes, training_input
 from dpgen_llzo.autotest.md_tasks import lammps_md_input
 from dpgen_llzo.autotest.param import check_model, conf_dirs
-from dpgen_llzo.autotest.report import markdown, rdf_rows, lattice_rows
+from dpgen_llzo.autotest.report import lattice_rows, markdown, rdf_rows
 from dpgen_llzo.autotest.workflow import make_properties, properties, working_directory
 from dpgen_llzo.errors import UserInputError
 

@@ -87,6 +87,18 @@ def test_quick_run_writes_dpgen_layout_and_a_filled_report(tmp_path, demo_model)
     assert 1.7 < li_o["dp"] < 2.3 and li_o["experiment"] == 1.95
 
 
+def test_type_map_disagreeing_with_the_model_is_a_one_line_error(tmp_path, demo_model):
+    from dpgen_llzo.autotest.param import check_model
+    from dpgen_llzo.errors import UserInputError
+
+    path = work_root(tmp_path, demo_model, structures=["confs/li2o"])
+    data = json.loads(path.read_text())
+    data["interaction"]["type_map"] = {"La": 0, "Li": 1, "Zr": 2, "O": 3}
+    path.write_text(json.dumps(data))
+    with pytest.raises(UserInputError, match=r"La → 0, but the model graph.pb has type map \['Li', 'La', 'Zr', 'O'\]"):
+        check_model(load_autotest_param(path, root=tmp_path))
+
+
 def test_rdf_of_a_perfect_crystal_through_lammps(tmp_path, demo_model):
     """Li2O at 1 K for a few steps (symmetry keeps every force zero): analytic first peaks."""
     path = work_root(tmp_path, demo_model, structures=["confs/li2o"], relaxation={

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from dpgen_llzo.atomic_io import write_text_atomic
 from dpgen_llzo.autotest.cells import birch_murnaghan, reduce_parameters, report_quantities
 from dpgen_llzo.autotest.experiment import RDF_FIRST_PEAK_A, experiment_at, experimental_cell
-from dpgen_llzo.atomic_io import write_text_atomic
-from dpgen_llzo.autotest.properties import write_json
+from dpgen_llzo.autotest.properties import read_json, write_json
 
 LABELS = {"a_A": "a (Å)", "b_A": "b (Å)", "c_A": "c (Å)", "V_A3": "V (Å³)",
           "first_peak_A": "first peak r (Å)", "first_peak_g": "first peak g(r)"}
@@ -257,8 +257,6 @@ def figures(results: dict[str, dict[str, Any]], rows: list[dict[str, Any]], outp
     """Write the PNGs into ``output``; returns their names."""
     from dpgen_llzo.analysis.plots import plot_rdf
     from dpgen_llzo.analysis.rdf import RDFResult
-    from dpgen_llzo.autotest.properties import read_json
-
     names = []
     for conf, entry in results.items():
         structure = Path(conf).name
@@ -288,7 +286,6 @@ def validation_section(block: dict[str, Any], model: str, output: Path) -> dict[
     """Run ``dpgen-llzo validate`` on the param's ``validation.data`` into ``output/validation``."""
     import argparse
 
-    from dpgen_llzo.autotest.properties import read_json
     from dpgen_llzo.validate_cli import run as run_validate
 
     specs = [f"{name}={directory}" for name, dirs in block["data"].items() for directory in dirs]
@@ -328,8 +325,6 @@ def run_notes(results: dict[str, dict[str, Any]]) -> list[str]:
 
 def write_report(param, results: dict[str, dict[str, Any]], output: str | os.PathLike) -> dict[str, Any]:
     """Build the rows, the figures and the validation section; write ``result.json`` and ``report.md``."""
-    from dpgen_llzo.autotest.properties import read_json
-
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     rows = []
