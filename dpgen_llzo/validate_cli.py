@@ -34,33 +34,13 @@ def parse_data_classes(specs: list[str]) -> dict[str, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from dpgen_llzo.validation import validate_classes
 
-    from dpgen_llzo.atomic_io import write_json_atomic
-    from dpgen_llzo.errors import UserInputError
-    from dpgen_llzo.validation import ensemble_mean, error_summary, parity_plot, predict_datasets
-
-    for model in args.models:
-        if not Path(model).is_file():
-            raise UserInputError(f"{model}: model file not found")
-    classes = parse_data_classes(args.data)
-    for directories in classes.values():
-        for directory in directories:
-            if not Path(directory, "type.raw").is_file():
-                raise UserInputError(f"{directory}: not a deepmd/npy dataset (no type.raw)")
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    report: dict[str, dict] = {}
-    pooled = None
-    for name, directories in classes.items():
-        per_model = [predict_datasets(model, directories) for model in args.models]
-        committee = ensemble_mean(per_model)
-        pooled = committee if pooled is None else pooled.concat(committee)
-        report[name] = {"datasets": directories, "committee": error_summary(committee), "models": [error_summary(p) for p in per_model]}
-        parity_plot(committee, out / f"parity_{name}.png", title=f"{name}: committee of {len(args.models)}")
-        row = report[name]["committee"]
+    result = validate_classes(args.models, parse_data_classes(args.data), args.output)
+    for name, entry in result["classes"].items():
+        if name == "all":
+            continue
+        row = entry["committee"]
         print(f"{name:20s} frames {row['n_frames']:5d}  E RMSE {row['energy_rmse_meV_atom']:8.2f} meV/atom  F RMSE {row['force_rmse_meV_A']:7.1f} meV/Å")
-    report["all"] = {"committee": error_summary(pooled)}
-    write_json_atomic(out / "validation.json", {"models": args.models, "classes": report})
-    print(f"written {out / 'validation.json'}")
+    print(f"written {args.output}/validation.json")
     return 0

@@ -135,3 +135,51 @@ def parity_plot(predictions: Predictions, path: str | Path, title: str = "") -> 
     from dpgen_llzo.atomic_io import save_figure_atomic
 
     return save_figure_atomic(fig, path, dpi=120)
+
+
+def validate_classes(models: Sequence[str | os.PathLike], classes: dict[str, list[str]], output: str | os.PathLike) -> dict:
+    """Errors of ``models`` on labelled datasets grouped in classes; writes JSON and parity PNGs.
+
+    Parameters
+    ----------
+    models
+        Frozen DeePMD models; the committee mean is reported with each model's own errors.
+    classes
+        Class name (``crystal``, ``gb``, …) → deepmd/npy dataset directories.
+    output
+        Directory for ``validation.json`` and ``parity_<class>.png``.
+
+    Returns
+    -------
+    dict
+        ``{"models": [...], "classes": {name: {"datasets", "committee", "models"}, "all": {...}}}``.
+
+    Raises
+    ------
+    UserInputError
+        A missing model file or a directory that is not a deepmd/npy dataset.
+    """
+    from dpgen_llzo.atomic_io import write_json_atomic
+    from dpgen_llzo.errors import UserInputError
+
+    for model in models:
+        if not Path(model).is_file():
+            raise UserInputError(f"{model}: model file not found")
+    for directories in classes.values():
+        for directory in directories:
+            if not Path(directory, "type.raw").is_file():
+                raise UserInputError(f"{directory}: not a deepmd/npy dataset (no type.raw)")
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict[str, dict] = {}
+    pooled = None
+    for name, directories in classes.items():
+        per_model = [predict_datasets(model, directories) for model in models]
+        committee = ensemble_mean(per_model)
+        pooled = committee if pooled is None else pooled.concat(committee)
+        report[name] = {"datasets": list(directories), "committee": error_summary(committee), "models": [error_summary(p) for p in per_model]}
+        parity_plot(committee, out / f"parity_{name}.png", title=f"{name}: committee of {len(models)}")
+    report["all"] = {"committee": error_summary(pooled)}
+    result = {"models": [str(m) for m in models], "classes": report}
+    write_json_atomic(out / "validation.json", result)
+    return result

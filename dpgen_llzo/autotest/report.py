@@ -283,14 +283,11 @@ def figures(results: dict[str, dict[str, Any]], rows: list[dict[str, Any]], outp
 
 
 def validation_section(block: dict[str, Any], model: str, output: Path) -> dict[str, Any]:
-    """Run ``dpgen-llzo validate`` on the param's ``validation.data`` into ``output/validation``."""
-    import argparse
+    """Errors per data class (:func:`dpgen_llzo.validation.validate_classes`) into ``output/validation``."""
+    from dpgen_llzo.validation import validate_classes
 
-    from dpgen_llzo.validate_cli import run as run_validate
-
-    specs = [f"{name}={directory}" for name, dirs in block["data"].items() for directory in dirs]
-    run_validate(argparse.Namespace(models=block.get("models") or [model], data=specs, output=str(output / "validation")))
-    return read_json(output / "validation" / "validation.json", "validation report")
+    classes = {name: list(dirs) for name, dirs in block["data"].items()}
+    return validate_classes(block.get("models") or [model], classes, output / "validation")
 
 
 def run_notes(results: dict[str, dict[str, Any]]) -> list[str]:
