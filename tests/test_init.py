@@ -13,6 +13,7 @@ from dpgen_llzo.cli import main
 from dpgen_llzo.errors import UserInputError
 from dpgen_llzo.init_data.plan import plan_init_tasks, training_datasets
 from dpgen_llzo.init_data.runner import check_param_matches_plan
+from tiny_bundle import tiny_init_section
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_PARAM = REPO / "param" / "demo" / "param.json"
@@ -57,18 +58,7 @@ def tiny_param(tmp_path: Path) -> Path:
     param = json.loads(DEMO_PARAM.read_text())
     param["init_data_sys"] = ["tet/perturbed", "tet/md"]
     param["sys_configs"] = [["tet/POSCAR"]]
-    param["_dpgen_llzo"]["init"] = {
-        "output": "init",
-        "seed": 7,
-        "systems": [
-            {
-                "name": "tet",
-                "generator": "llzo-tetragonal",
-                "perturb": {"scales": [0.99, 1.01], "n_perturbed": 0},
-                "md": {"temperatures_K": [900.0], "n_steps": 4, "timestep_fs": 1.0, "sample_every": 2},
-            }
-        ],
-    }
+    param["_dpgen_llzo"]["init"] = tiny_init_section()
     path = tmp_path / "param.json"
     path.write_text(json.dumps(param))
     return path

@@ -19,6 +19,7 @@ from dpgen_llzo.cli import main
 from dpgen_llzo.coverage.iteration import coverage_settings
 from dpgen_llzo.errors import UserInputError
 from dpgen_llzo.loop.record import STEP_NAMES, is_done, read_record
+from tiny_bundle import tiny_init_section
 from dpgen_llzo.loop.runner import run_loop
 
 REPO = Path(__file__).resolve().parents[1]
@@ -222,18 +223,7 @@ def tiny_loop_param(path: Path) -> Path:
     param["model_devi_jobs"] = [
         {"sys_idx": [0], "temps": [600], "press": [1.0], "trj_freq": 10, "nsteps": 20, "ensemble": "nvt"}
     ]
-    param["_dpgen_llzo"]["init"] = {
-        "output": "init",
-        "seed": 7,
-        "systems": [
-            {
-                "name": "tet",
-                "generator": "llzo-tetragonal",
-                "perturb": {"scales": [0.99, 1.01], "n_perturbed": 0},
-                "md": {"temperatures_K": [900.0], "n_steps": 4, "timestep_fs": 1.0, "sample_every": 2},
-            }
-        ],
-    }
+    param["_dpgen_llzo"]["init"] = tiny_init_section()
     param["_dpgen_llzo"]["coverage"] = {"threshold": 0.0, "consecutive": 1, "bins": 20}
     path.write_text(json.dumps(param, indent=1))
     return path
