@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -34,3 +36,45 @@ def quick_demo(tmp_path_factory):
     workdir = Path(os.environ.get("DPGEN_LLZO_DEMO_DIR") or tmp_path_factory.mktemp("demo"))
     report = run_demo(workdir, quick=True)
     return workdir, report
+
+
+TINY_MODEL_PARAMS = {
+    "type_map": ["Li", "La", "Zr", "O"],
+    "descriptor": {
+        "type": "se_e2_a",
+        "rcut": 4.0,
+        "rcut_smth": 0.5,
+        "sel": [20, 8, 6, 30],
+        "neuron": [4, 8],
+        "axis_neuron": 2,
+        "type_one_side": True,
+        "seed": 1,
+    },
+    "fitting_net": {"neuron": [8], "seed": 1},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """An untrained se_e2_a TensorFlow model (descriptor width 16) for Li, La, Zr, O (~15 s).
+
+    Built from DeePMD's backend-independent model and converted with ``dp convert-backend``, so
+    no training is needed for tests that only evaluate descriptors.
+    """
+    from deepmd.dpmodel.model.model import get_model
+    from deepmd.dpmodel.utils.serialization import save_dp_model
+
+    directory = tmp_path_factory.mktemp("tiny_model")
+    model = get_model(json.loads(json.dumps(TINY_MODEL_PARAMS)))
+    save_dp_model(
+        str(directory / "tiny.dp"),
+        {"model": model.serialize(), "model_def_script": TINY_MODEL_PARAMS, "software": "deepmd-kit", "version": "3"},
+    )
+    subprocess.run(
+        ["dp", "convert-backend", "tiny.dp", "tiny.pb"],
+        cwd=directory,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    return directory / "tiny.pb"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +10,6 @@ from dpgen_llzo.coverage import coverage_by_element
 from dpgen_llzo.coverage.descriptors import environment_descriptors
 from dpgen_llzo.errors import UserInputError
 
-TINY_MODEL = Path(__file__).parent / "data" / "models" / "tiny.pb"
 
 
 class FakeModel:
@@ -96,11 +94,10 @@ def test_missing_model_file(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not TINY_MODEL.is_file(), reason="tests/data/models/tiny.pb not provided yet")
-def test_tiny_frozen_model_descriptors_feed_coverage():
+def test_tiny_frozen_model_descriptors_feed_coverage(tiny_model):
     from deepmd.infer import DeepPot
 
-    model = DeepPot(str(TINY_MODEL))
+    model = DeepPot(str(tiny_model))
     type_map = list(model.get_type_map())
     rng = np.random.default_rng(0)
     n_atoms = 8
@@ -110,7 +107,7 @@ def test_tiny_frozen_model_descriptors_feed_coverage():
     cells = np.tile(np.eye(3) * 6.0, (6, 1, 1))
 
     desc, row_types = environment_descriptors(
-        str(TINY_MODEL), coords, cells, atom_types, type_map, batch_frames=4
+        str(tiny_model), coords, cells, atom_types, type_map, batch_frames=4
     )
     assert desc.shape[0] == 6 * n_atoms and np.isfinite(desc).all()
     direct = model.eval_descriptor(coords.reshape(6, -1), cells.reshape(6, 9), atom_types)

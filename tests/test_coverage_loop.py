@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -33,48 +32,7 @@ from dpgen_llzo.loop.exploration import classify_deviation, exploration_counts, 
 
 REPO = Path(__file__).resolve().parents[1]
 TYPE_MAP = ["Li", "La", "Zr", "O"]
-TINY_PARAMS = {
-    "type_map": TYPE_MAP,
-    "descriptor": {
-        "type": "se_e2_a",
-        "rcut": 4.0,
-        "rcut_smth": 0.5,
-        "sel": [20, 8, 6, 30],
-        "neuron": [4, 8],
-        "axis_neuron": 2,
-        "type_one_side": True,
-        "seed": 1,
-    },
-    "fitting_net": {"neuron": [8], "seed": 1},
-}
-
-
-# --------------------------------------------------------------------------------------------
 # fixtures: a tiny model and a hand-made DP-GEN work directory
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    """An untrained se_e2_a TensorFlow model (descriptor width 16) for Li, La, Zr, O."""
-    if shutil.which("dp") is None:
-        pytest.skip("DeePMD-kit's dp command is not installed")
-    from deepmd.dpmodel.model.model import get_model
-    from deepmd.dpmodel.utils.serialization import save_dp_model
-
-    directory = tmp_path_factory.mktemp("tiny_model")
-    model = get_model(json.loads(json.dumps(TINY_PARAMS)))
-    save_dp_model(
-        str(directory / "tiny.dp"),
-        {"model": model.serialize(), "model_def_script": TINY_PARAMS, "software": "deepmd-kit", "version": "3"},
-    )
-    subprocess.run(
-        ["dp", "convert-backend", "tiny.dp", "tiny.pb"],
-        cwd=directory,
-        check=True,
-        capture_output=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    return directory / "tiny.pb"
 
 
 @pytest.fixture(scope="session")
