@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dpgen_llzo.cli import show_help
 from dpgen_llzo.errors import UserInputError
 
 POTCAR_ENV = "POTCAR_DIR"
@@ -29,7 +30,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
         description="Check DP-GEN bundles, print the documentation of the _dpgen_llzo section, or write the VASP INCAR.",
     )
     actions = parser.add_subparsers(dest="bundle_command", metavar="ACTION")
-    parser.set_defaults(func=lambda args: _no_action(parser))
+    parser.set_defaults(func=lambda args: show_help(parser))
 
     check = actions.add_parser(
         "check",
@@ -73,11 +74,6 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     )
     incar.add_argument("-o", "--output", default=None, help="file to write (default: standard output)")
     incar.set_defaults(func=incar_handler)
-
-
-def _no_action(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _check_init_section(param: dict[str, Any], settings: dict[str, Any], path: Path) -> list[str]:

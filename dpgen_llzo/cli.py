@@ -33,6 +33,12 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+def show_help(parser: argparse.ArgumentParser) -> int:
+    """Handler of a command group called without an action: print its help, exit code 2."""
+    parser.print_help()
+    return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every available sub-command."""
     parser = argparse.ArgumentParser(

@@ -12,6 +12,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterator
 
+from dpgen_llzo.cli import show_help
 from dpgen_llzo.errors import UserInputError
 
 DIFFUSION_KEYS = ("D_cm2_s, D_err_cm2_s, sigma_NE_S_cm(_err), sigma_collective_S_cm(_err), haven_ratio(_err), "
@@ -72,7 +73,7 @@ def add_subparser(subparsers) -> None:
     top = subparsers.add_parser("analyze", help="analyse MD trajectories: diffusion, conductivity, RDF, lattice, Tc",
                                 description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="analysis", metavar="ANALYSIS")
-    top.set_defaults(func=lambda args: (top.print_help(), 2)[1])
+    top.set_defaults(func=lambda args: show_help(top))
 
     p = sub.add_parser("list", help="list trajectory formats and analyses")
     p.set_defaults(func=_cmd_list)

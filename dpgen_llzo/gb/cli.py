@@ -16,6 +16,7 @@ import argparse
 import time
 from pathlib import Path
 
+from dpgen_llzo.cli import show_help
 from dpgen_llzo.errors import UserInputError
 
 
@@ -29,7 +30,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
         "frames.",
     )
     actions = parser.add_subparsers(dest="gb_command", metavar="ACTION")
-    parser.set_defaults(func=lambda args: _no_action(parser))
+    parser.set_defaults(func=lambda args: show_help(parser))
 
     listing = actions.add_parser(
         "list",
@@ -169,11 +170,6 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     carve.add_argument("--fp-dir", required=True, help="the 02.fp directory")
     carve.add_argument("--system-index", type=int, required=True, help="DP-GEN system index SSS")
     carve.set_defaults(func=carve_handler)
-
-
-def _no_action(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def list_handler(args: argparse.Namespace) -> int:

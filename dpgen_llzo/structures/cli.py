@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from dpgen_llzo.cli import show_help
 from dpgen_llzo.errors import UserInputError
 
 
@@ -24,7 +25,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
         description="List the structure generators or build one and write it as a VASP POSCAR.",
     )
     actions = parser.add_subparsers(dest="structures_command", metavar="ACTION")
-    parser.set_defaults(func=lambda args: _no_action(parser))
+    parser.set_defaults(func=lambda args: show_help(parser))
 
     listing = actions.add_parser(
         "list", help="list the structure generators", description="List the structure generators."
@@ -64,11 +65,6 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     )
     build.add_argument("-o", "--output", required=True, help="POSCAR file to write")
     build.set_defaults(func=build_handler)
-
-
-def _no_action(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def parse_param(text: str) -> tuple[str, Any]:
