@@ -10,6 +10,7 @@ defaults are defined and documented; ``dpgen-llzo bundle doc`` prints them.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,8 @@ def _init_args() -> list[Argument]:
         Argument("output", str, optional=True, default="init", doc="Output directory, relative to the work directory; must equal `init_data_prefix` and `sys_configs_prefix`."),
         Argument("seed", int, optional=True, default=2024, doc="Seed of perturbations and MD velocities."),
         Argument("systems", list, doc="Systems of the initial data set; each is checked by `system_arginfo`."),
+        Argument("jobs", int, optional=True, default=1, doc="Jobs the labelling tasks of small cells are split into (dpdispatcher jobs with the machine file's fp resources; a Shell batch runs them side by side). The teacher needs ~3 GB per 192-atom cell."),
+        Argument("serial_above_atoms", int, optional=True, default=400, doc="Tasks on cells with more atoms than this run after the others, one after another in one job: CHGNet needed ~14 GB and ~50 s per 1152-atom grain-boundary frame here."),
     ]
 
 
@@ -135,18 +138,34 @@ def augmentation_arginfo() -> Argument:
     return Argument("augmentation", dict, _augmentation_args(), doc="Error-driven augmentation.")
 
 
-def load_json(path: str | Path) -> dict[str, Any]:
-    """Read a JSON file, turning I/O and syntax errors into one-line UserInputErrors."""
+def load_json(path: str | os.PathLike, what: str = "JSON file") -> dict[str, Any]:
+    """Read a JSON object from ``path``; every way it can fail is a one-line UserInputError.
+
+    Parameters
+    ----------
+    path
+        The file.
+    what
+        What the file is, for the message when it is missing ("param file", "lattice JSON").
+    """
     path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"{path}: {what} not found")
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserInputError(f"{path}: no such file") from None
+        data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise UserInputError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise UserInputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    if not isinstance(data, dict):
+        raise UserInputError(f"{path}: expected a JSON object at the top level, got {type(data).__name__}")
+    return data
 
 
-def _normalize(arginfo: Argument, data: Any, path: Path, where: str) -> dict[str, Any]:
+def normalize_checked(arginfo: Argument, data: Any, path: str | os.PathLike, where: str) -> dict[str, Any]:
+    """Fill dargs defaults into ``data`` and check it strictly (unknown keys are errors).
+
+    Keys starting with ``_`` are dropped, as DP-GEN does. A failure is a one-line
+    UserInputError naming ``path``, ``where`` and the key path dargs reports.
+    """
     try:
         value = arginfo.normalize_value(data, trim_pattern="_*")
         # dargs fills a missing sub-section with its default ({}) but not that section's own
@@ -171,10 +190,10 @@ def load_llzo_settings(param_path: str | Path) -> dict[str, Any]:
     path = Path(param_path)
     param = load_json(path)
     section = param.get(LLZO_KEY, {})
-    settings = _normalize(llzo_arginfo(), section, path, LLZO_KEY)
+    settings = normalize_checked(llzo_arginfo(), section, path, LLZO_KEY)
     systems = []
     for index, system in enumerate(settings["init"].get("systems", [])):
-        systems.append(_normalize(system_arginfo(), system, path, f"{LLZO_KEY}/init/systems[{index}]"))
+        systems.append(normalize_checked(system_arginfo(), system, path, f"{LLZO_KEY}/init/systems[{index}]"))
     settings["init"]["systems"] = systems
     return settings
 
@@ -184,7 +203,7 @@ def check_dpgen_param(param_path: str | Path) -> dict[str, Any]:
     from dpgen.generator.arginfo import run_jdata_arginfo
 
     path = Path(param_path)
-    return _normalize(run_jdata_arginfo(), load_json(path), path, "dpgen run schema")
+    return normalize_checked(run_jdata_arginfo(), load_json(path), path, "dpgen run schema")
 
 
 def check_dpgen_machine(machine_path: str | Path) -> dict[str, Any]:
@@ -192,4 +211,4 @@ def check_dpgen_machine(machine_path: str | Path) -> dict[str, Any]:
     from dpgen.generator.arginfo import run_mdata_arginfo
 
     path = Path(machine_path)
-    return _normalize(run_mdata_arginfo(), load_json(path), path, "dpgen machine schema")
+    return normalize_checked(run_mdata_arginfo(), load_json(path), path, "dpgen machine schema")

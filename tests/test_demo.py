@@ -40,3 +40,12 @@ def test_distilled_model_beats_the_trivial_force_predictor(quick_demo):
     assert final["force_rmse_meV_A"] < final["force_ref_std_meV_A"]
     # Energy per atom within 50 meV/atom of the teacher on held-out frames.
     assert final["energy_rmse_meV_atom"] < 50
+
+
+def test_a_carving_gb_stage_runs_through_dpgen_llzo_run_and_the_rest_through_stock_dpgen():
+    from dpgen_llzo.config import load_llzo_settings
+    from dpgen_llzo.demo.runner import bundled_file, loop_command
+
+    assert loop_command(load_llzo_settings(bundled_file("param/demo/param-quick.json"))) == ["dpgen", "run"]
+    assert loop_command(load_llzo_settings(bundled_file("param/demo/param.json"))) == ["dpgen-llzo", "run"]
+    assert loop_command({"gb": {"stage_jobs": [2], "carve": False}}) == ["dpgen", "run"]

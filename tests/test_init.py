@@ -12,7 +12,8 @@ import pytest
 from dpgen_llzo.cli import main
 from dpgen_llzo.errors import UserInputError
 from dpgen_llzo.init_data.plan import plan_init_tasks, training_datasets
-from dpgen_llzo.init_data.runner import check_param_matches_plan
+from dpgen_llzo.dispatch import ShellTask
+from dpgen_llzo.init_data.runner import check_param_matches_plan, schedule_batches
 from tiny_bundle import tiny_init_section
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,6 +66,27 @@ def tiny_param(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
+def _shell_tasks(names):
+    return [ShellTask(name, "true", (), ()) for name in names]
+
+
+def test_small_cells_spread_over_jobs_and_large_cells_run_one_after_another():
+    pending = _shell_tasks(["a", "b", "c", "gb1", "d", "e", "gb2"])
+    sizes = {"a": 192, "b": 192, "c": 192, "d": 192, "e": 192, "gb1": 1152, "gb2": 1128}
+    batches = schedule_batches(pending, sizes, jobs=2, serial_above_atoms=400)
+    assert [[t.directory for t in batch] for batch, _ in batches] == [["a", "b", "c", "d", "e"], ["gb1", "gb2"]]
+    # 5 small tasks over 2 jobs: groups of 3 (two jobs side by side); the large ones share one job
+    assert [size for _, size in batches] == [3, 2]
+    assert schedule_batches(pending[:3], sizes, jobs=1, serial_above_atoms=400) == [(pending[:3], 3)]
+    assert schedule_batches([], sizes, jobs=2, serial_above_atoms=400) == []
+
+
+@pytest.mark.parametrize("jobs, above, field", [(0, 400, "jobs"), (2, 0, "serial_above_atoms")])
+def test_schedule_refuses_non_positive_settings(jobs, above, field):
+    with pytest.raises(UserInputError, match=f"param.json: _dpgen_llzo/init/{field}: must be at least 1"):
+        schedule_batches(_shell_tasks(["a"]), {"a": 192}, jobs=jobs, serial_above_atoms=above)
+
+
 def test_init_builds_labelled_training_data_and_reproduces_it(tmp_path, monkeypatch, capsys):
     import dpdata
 

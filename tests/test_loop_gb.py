@@ -20,16 +20,8 @@ import pytest
 
 from dpgen_llzo.coverage.iteration import coverage_settings
 from dpgen_llzo.errors import UserInputError
-from dpgen_llzo.loop.gb_stage import (
-    STAGE_FILE,
-    StagePlan,
-    carve_large_fp_tasks,
-    gb_settings,
-    per_atom_deviation,
-    read_stage,
-    source_frame,
-    write_stage,
-)
+from dpgen_llzo.loop.carve_fp import carve_large_fp_tasks, per_atom_deviation, source_frame
+from dpgen_llzo.loop.gb_stage import STAGE_FILE, StagePlan, gb_settings, read_stage, write_stage
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = REPO / "param" / "demo" / "param-quick.json"

@@ -154,7 +154,7 @@ def load_autotest_param(path: str | os.PathLike, root: str | os.PathLike | None 
         Unreadable file, unknown key (the message names its path), unknown property type,
         unsupported interaction, malformed type map.
     """
-    from dpgen_llzo.config import _normalize, load_json
+    from dpgen_llzo.config import load_json, normalize_checked
 
     path = Path(path)
     root = Path(root) if root is not None else Path.cwd()
@@ -167,7 +167,7 @@ def load_autotest_param(path: str | os.PathLike, root: str | os.PathLike | None 
                 AUTOTEST_PROPERTIES.get(entry["type"])
             except UserInputError as exc:
                 raise UserInputError(f"{path}: properties[{index}]: {exc}") from None
-    value = _normalize(autotest_arginfo(), data, path, "autotest param")
+    value = normalize_checked(autotest_arginfo(), data, path, "autotest param")
     interaction = dict(value["interaction"])
     if interaction["type"] != "deepmd":
         raise UserInputError(f"{path}: interaction/type: only 'deepmd' is supported, got {interaction['type']!r}")

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Lines of the dpgen log worth echoing as progress.
-_PROGRESS = re.compile(r"(iter\.\d{6} task \d\d|accurate_ratio|failed tasks|failed frame|system \d+ candidate|finished|Error|error)")
+_PROGRESS = re.compile(r"(iter\.\d{6} task \d\d|accurate_ratio|failed tasks|failed frame|system \d+ candidate|finished|coverage|carv|GB stage|Error|error)")
 
 
 def bundled_file(relative: str) -> Path:
@@ -35,18 +35,32 @@ def bundled_file(relative: str) -> Path:
     return path
 
 
-def run_dpgen(param: Path, machine: Path, log_path: Path) -> float:
-    """Run stock ``dpgen run PARAM MACHINE`` in the current directory, echoing progress lines.
+def loop_command(settings: dict[str, Any]) -> list[str]:
+    """The loop that runs a bundle: stock ``dpgen run``, or ``dpgen-llzo run`` when it carves.
+
+    Both drive DP-GEN's own step functions. A bundle whose grain-boundary stage carves
+    (``_dpgen_llzo.gb.stage_jobs`` with ``carve``) needs ``dpgen-llzo run``: stock DP-GEN would
+    label whole 1152-atom GB frames, which the teacher needs ~14 GB and ~50 s each for.
+    """
+    gb = settings.get("gb") or {}
+    if gb.get("stage_jobs") and gb.get("carve"):
+        return ["dpgen-llzo", "run"]
+    return ["dpgen", "run"]
+
+
+def run_dpgen(param: Path, machine: Path, log_path: Path, command: list[str] | None = None) -> float:
+    """Run ``dpgen run PARAM MACHINE`` (or ``command``) in the current directory, echoing progress lines.
 
     Returns the wall time in seconds. Raises ``RuntimeError`` naming the log on failure.
     """
     from dpgen_llzo.dispatch import ensure_interpreter_on_path
 
     ensure_interpreter_on_path()
+    command = command or ["dpgen", "run"]
     start = time.time()
     with open(log_path, "a") as handle:
         process = subprocess.Popen(
-            ["dpgen", "run", str(param), str(machine)],
+            [*command, str(param), str(machine)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -56,10 +70,10 @@ def run_dpgen(param: Path, machine: Path, log_path: Path) -> float:
         for line in process.stdout:
             handle.write(line)
             if _PROGRESS.search(line):
-                log.info("dpgen: %s", line.rstrip()[-150:])
+                log.info("%s: %s", command[0], line.rstrip()[-150:])
         code = process.wait()
     if code != 0:
-        raise RuntimeError(f"dpgen run failed with exit code {code}; see {log_path}")
+        raise RuntimeError(f"{' '.join(command)} failed with exit code {code}; see {log_path}")
     return time.time() - start
 
 
@@ -167,8 +181,9 @@ def run_demo(workdir: str | os.PathLike, quick: bool = False, param: str | None 
         print(format_table(counts), flush=True)
         timings["init_s"] = time.time() - start
 
-        log.info("step 2/3: the DP-GEN loop (dpgen run; log in %s)", workdir / "dpgen.log")
-        timings["dpgen_run_s"] = run_dpgen(param_path, machine_path, workdir / "dpgen.log")
+        loop = loop_command(settings)
+        log.info("step 2/3: the DP-GEN loop (%s; log in %s)", " ".join(loop), workdir / "dpgen.log")
+        timings["dpgen_run_s"] = run_dpgen(param_path, machine_path, workdir / "dpgen.log", loop)
 
         log.info("step 3/3: held-out validation against the teacher, and PCA coverage per iteration")
         start = time.time()
@@ -195,6 +210,7 @@ def run_demo(workdir: str | os.PathLike, quick: bool = False, param: str | None 
         "param": str(param_path),
         "machine": str(machine_path),
         "quick": quick,
+        "loop": " ".join(loop),
         "labeler": settings["labeler"],
         "iterations": len(data["fp"]),
         "iterations_with_labels": sum(1 for row in completed if row["labelled_frames"] > 0),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shlex
 import shutil
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dpgen_llzo.dispatch import ShellTask
 from dpgen_llzo.errors import UserInputError
 from dpgen_llzo.init_data.plan import InitTask, plan_init_tasks, training_datasets
 
@@ -69,7 +71,6 @@ def _prepare_task(task: InitTask, structure, task_dir: Path, labeler: dict[str, 
     """Write a task's inputs and return its :class:`~dpgen_llzo.dispatch.ShellTask`."""
     import dpdata
 
-    from dpgen_llzo.dispatch import ShellTask
     from dpgen_llzo.structures.perturb import perturbed_frames
 
     task_dir.mkdir(parents=True, exist_ok=True)
@@ -151,6 +152,50 @@ def copy_templates(destination: Path = Path("templates")) -> bool:
     return True
 
 
+def schedule_batches(
+    pending: list[ShellTask], n_atoms: dict[str, int], jobs: int, serial_above_atoms: int, source: str | os.PathLike = "param.json"
+) -> list[tuple[list[ShellTask], int]]:
+    """Split the pending tasks into submissions: small cells over ``jobs`` jobs, then large cells in one.
+
+    Parameters
+    ----------
+    pending
+        Tasks still to run, in plan order.
+    n_atoms
+        Atom count of each task's cell, by task directory (the init task name).
+    jobs
+        Jobs the small-cell tasks are spread over (they run side by side under a Shell batch).
+    serial_above_atoms
+        Cells with more atoms run afterwards, one after another (the teacher's memory grows
+        steeply with cell size).
+    source
+        File named in error messages.
+
+    Returns
+    -------
+    list of (tasks, group_size)
+        Submissions to run in order; ``group_size`` tasks share one job.
+    """
+    if jobs < 1:
+        raise UserInputError(f"{source}: _dpgen_llzo/init/jobs: must be at least 1, got {jobs}")
+    if serial_above_atoms < 1:
+        raise UserInputError(f"{source}: _dpgen_llzo/init/serial_above_atoms: must be at least 1, got {serial_above_atoms}")
+    small = [task for task in pending if n_atoms[task.directory] <= serial_above_atoms]
+    large = [task for task in pending if n_atoms[task.directory] > serial_above_atoms]
+    batches = []
+    if small:
+        batches.append((small, math.ceil(len(small) / jobs)))
+    if large:
+        batches.append((large, len(large)))
+    return batches
+
+
+def with_group_size(machine_entry: dict, group_size: int) -> dict:
+    """A copy of a machine.json section whose resources put ``group_size`` tasks in a job."""
+    resources = dict(machine_entry["resources"], group_size=group_size)
+    return dict(machine_entry, resources=resources)
+
+
 def build_initial_data(param_path: str | os.PathLike, machine_path: str | os.PathLike) -> list[DatasetCount]:
     """Build the initial data set described by ``param_path`` in the current directory.
 
@@ -195,7 +240,9 @@ def build_initial_data(param_path: str | os.PathLike, machine_path: str | os.Pat
             shutil.rmtree(task_dir)
         pending.append(_prepare_task(task, structures[task.system], task_dir, labeler, type_map))
     log.info("%d init tasks, %d to run", len(tasks), len(pending))
-    run_shell_tasks(pending, relative_to_cwd(tasks_dir), machine)
+    sizes = {task.name: len(structures[task.system]) for task in tasks}
+    for batch, group_size in schedule_batches(pending, sizes, init["jobs"], init["serial_above_atoms"], param_path):
+        run_shell_tasks(batch, relative_to_cwd(tasks_dir), with_group_size(machine, group_size))
 
     counts = _collect(tasks, tasks_dir, out)
     summary = {

@@ -23,8 +23,11 @@ def teacher_md(
 ) -> list[LabelledFrame]:
     """Run Langevin NVT MD with ``calculator`` and return labelled snapshots.
 
-    Velocities start from a Maxwell–Boltzmann distribution at ``temperature_K`` (centre of
-    mass momentum removed); snapshots are taken after every ``sample_every`` steps, so
+    Velocities start from a Maxwell–Boltzmann distribution at twice ``temperature_K``: a
+    crystal started at its energy minimum shares its kinetic energy equally with the potential
+    energy (equipartition in the harmonic limit), so the short runs used here sample near
+    ``temperature_K`` from the first snapshot instead of near half of it. The centre of mass
+    is held fixed (momentum removed, ``FixCom``). Snapshots are taken after every ``sample_every`` steps, so
     ``n_steps // sample_every`` frames come back. The labels of a snapshot are the ones the
     integrator already computed for that configuration: no extra teacher call.
 
@@ -51,6 +54,7 @@ def teacher_md(
     """
     from ase import units
     from ase.md.langevin import Langevin
+    from ase.constraints import FixCom
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
     if n_steps < sample_every or sample_every < 1:
@@ -58,13 +62,15 @@ def teacher_md(
     rng = np.random.default_rng(seed)
     atoms = atoms.copy()
     atoms.calc = calculator
-    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=2.0 * temperature_K, rng=rng)
     Stationary(atoms)
+    atoms.set_constraint(FixCom())
     dynamics = Langevin(
         atoms,
         timestep=timestep_fs * units.fs,
         temperature_K=temperature_K,
         friction=friction_per_fs / units.fs,
+        fixcm=False,
         rng=rng,
     )
     frames: list[LabelledFrame] = []

@@ -244,7 +244,7 @@ def run_loop(
                 if jj == 3 and not result:
                     return _schedule_end(ii, context)
                 if jj == 6 and context.gb is not None and context.gb["carve"]:
-                    _carve(ii, context, mdata)  # --- carving of large fp tasks (gb_stage.py)
+                    _carve(ii, context, mdata)  # --- carving of large fp tasks (carve_fp.py)
                 if jj == 8 and context.augmentation["enabled"]:
                     _attach(ii)
                 record_iter(RECORD, ii, jj)
@@ -349,7 +349,7 @@ def _gb_stage_starts_at_schedule_end(ii: int, context: _Context) -> bool:
 
 
 def _carve(ii: int, context: _Context, mdata: dict) -> None:
-    from dpgen_llzo.loop.gb_stage import carve_large_fp_tasks
+    from dpgen_llzo.loop.carve_fp import carve_large_fp_tasks
 
     assert context.gb is not None
     for item in carve_large_fp_tasks(ii, context.step_jdata(), mdata, context.gb):
