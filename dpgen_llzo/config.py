@@ -48,6 +48,13 @@ def _md_args() -> list[Argument]:
     ]
 
 
+def _scan_args() -> list[Argument]:
+    return [
+        Argument("param", str, doc="Generator parameter to vary, e.g. `distance_A` of `dimer` or `a` of a reference crystal."),
+        Argument("values", list[float], doc="Values of that parameter; one labelled frame each (the teacher rejects frames with absurd forces)."),
+    ]
+
+
 def _system_args() -> list[Argument]:
     return [
         Argument("name", str, doc="Directory of this system under the init output (e.g. `cubic`)."),
@@ -58,6 +65,7 @@ def _system_args() -> list[Argument]:
         Argument("perturb", dict, _perturb_args(), optional=True, default={}, doc="Scaled and perturbed frames (as dpgen init_bulk)."),
         Argument("md", dict, _md_args(), optional=True, doc="Short teacher MD; labelled snapshots join the training set."),
         Argument("validation", dict, _md_args(), optional=True, doc="Teacher MD kept out of training, used for the held-out report."),
+        Argument("scan", dict, _scan_args(), optional=True, doc="One frame per value of a generator parameter (two-body `dimer` distance scans, lattice-parameter scans); joins training."),
     ]
 
 

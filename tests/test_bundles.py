@@ -194,14 +194,20 @@ def test_production_init_systems_build():
     from dpgen_llzo.structures import build_structure
 
     settings = load_llzo_settings(VASP_PARAM)
-    built = 0
+    built, pairs = 0, set()
     for system in settings["init"]["systems"]:
         if system["generator"].startswith("llzo-"):
             continue  # the LLZO generators have their own tests
         cell = build_structure(system["generator"], seed=system["seed"], supercell=system["supercell"], **system["params"])
+        if system["generator"] == "dimer":
+            pairs.add(tuple(sorted(site.specie.symbol for site in cell)))
+            assert system["scan"]["param"] == "distance_A" and max(system["scan"]["values"]) >= 6.0  # up to rcut
+            continue
         assert 10 <= len(cell) <= 100, system["name"]
         built += 1
     assert built == 10
+    # the two-body data: every element pair of Li, La, Zr, O once (4 like pairs + 6 unlike pairs)
+    assert len(pairs) == 10
 
 
 @pytest.mark.parametrize("param_path", [DEMO_PARAM, VASP_PARAM], ids=["demo", "vasp"])

@@ -65,7 +65,6 @@ def tiny_param(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.slow
 def _shell_tasks(names):
     return [ShellTask(name, "true", (), ()) for name in names]
 
@@ -87,6 +86,7 @@ def test_schedule_refuses_non_positive_settings(jobs, above, field):
         schedule_batches(_shell_tasks(["a"]), {"a": 192}, jobs=jobs, serial_above_atoms=above)
 
 
+@pytest.mark.slow
 def test_init_builds_labelled_training_data_and_reproduces_it(tmp_path, monkeypatch, capsys):
     import dpdata
 
@@ -142,3 +142,44 @@ def test_init_names_an_unknown_key_with_its_path(tmp_path, monkeypatch, capsys):
     assert main(["init", str(path), str(REPO / "machine" / "local.json")]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and str(path) in err and "systems[0]" in err and "temperature" in err
+
+
+@pytest.mark.slow
+def test_a_dimer_scan_gives_two_body_frames_with_equal_and_opposite_forces(tmp_path, monkeypatch, capsys):
+    """init's ``scan`` kind on the ``dimer`` generator: one labelled frame per distance."""
+    import dpdata
+
+    distances = [1.4, 1.7, 3.0, 6.0]
+    param = json.loads(DEMO_PARAM.read_text())
+    param["init_data_sys"] = ["lio/scan"]
+    param["sys_configs"] = [["lio/POSCAR"]]
+    param["_dpgen_llzo"]["init"] = {
+        "output": "init",
+        "seed": 1,
+        "systems": [
+            {
+                "name": "lio",
+                "generator": "dimer",
+                "params": {"pair": "Li-O"},
+                "perturb": {"scales": []},
+                "scan": {"param": "distance_A", "values": distances},
+            }
+        ],
+    }
+    (tmp_path / "param.json").write_text(json.dumps(param))
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "param.json", str(REPO / "machine" / "local.json")]) == 0
+    assert "lio/scan" in capsys.readouterr().out
+    system = dpdata.LabeledSystem("init/lio/scan", fmt="deepmd/npy")
+    assert system.get_nframes() == len(distances)
+    assert system["atom_names"] == ["Li", "La", "Zr", "O"] and system["atom_numbs"] == [1, 0, 0, 1]
+    separations = np.linalg.norm(system["coords"][:, 1] - system["coords"][:, 0], axis=1)
+    np.testing.assert_allclose(separations, distances, atol=1e-6)
+    forces = system["forces"]
+    # Newton's third law, and central forces along the bond (x)
+    np.testing.assert_allclose(forces[:, 0], -forces[:, 1], atol=1e-3)
+    assert np.abs(forces[:, :, 1:]).max() < 1e-3
+    # short range is repulsive: at 1.4 Å the energy is above the 1.7 Å one and Li is pushed away from O
+    assert system["energies"][0] > system["energies"][1]
+    li_x, o_x = system["coords"][0, 0, 0], system["coords"][0, 1, 0]
+    assert np.sign(forces[0, 0, 0]) == np.sign(li_x - o_x)

@@ -135,3 +135,42 @@ def test_cli_lists_and_builds(tmp_path, capsys):
     assert poscar.structure.composition.reduced_formula == "La2Zr2O7"
     assert poscar.structure.lattice.a == pytest.approx(10.80)
     assert poscar.site_symbols == ["La", "Zr", "O"]
+
+
+# --------------------------------------------------------------------------------------------
+# two-body: the dimer generator
+
+
+def test_dimer_places_the_pair_at_the_distance_far_from_its_images():
+    from dpgen_llzo.structures import build_structure
+
+    cell = build_structure("dimer", pair="O-Zr", distance_A=1.9, box_A=20.0)
+    assert [site.specie.symbol for site in cell] == ["Zr", "O"]
+    assert cell.get_distance(0, 1) == pytest.approx(1.9, abs=1e-9)
+    # the nearest periodic image of either atom is beyond any cutoff in use
+    assert min(cell.lattice.abc) - 1.9 > 12.0
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"pair": "Li-Na"}, "unknown element 'Na'"),
+        ({"pair": "LiO"}, "pair must look like 'Li-O'"),
+        ({"distance_A": -1.0}, "distance_A must be a positive number"),
+        ({"box_A": 12.5}, "box_A - distance_A must exceed 12"),
+    ],
+)
+def test_dimer_refuses_bad_parameters(params, message):
+    from dpgen_llzo.errors import UserInputError
+    from dpgen_llzo.structures import build_structure
+
+    with pytest.raises(UserInputError, match=message):
+        build_structure("dimer", **params)
+
+
+def test_dimer_distance_grid_is_uniform_in_inverse_distance():
+    from dpgen_llzo.structures.dimer import dimer_distances
+
+    grid = dimer_distances(1.0, 6.0, 6)
+    assert grid[0] == 1.0 and grid[-1] == 6.0
+    np.testing.assert_allclose(np.diff(1.0 / np.array(grid)), (1 / 6.0 - 1.0) / 5, atol=1e-4)

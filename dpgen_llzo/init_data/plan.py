@@ -8,9 +8,11 @@ from typing import Any
 import numpy as np
 
 #: Dataset kinds an init system can produce, in the order they are planned.
-KINDS = ("perturbed", "md", "validation")
+KINDS = ("perturbed", "md", "validation", "scan")
+#: Kinds run as teacher MD (one task per temperature).
+MD_KINDS = ("md", "validation")
 #: Kinds that join the training set (``validation`` is held out for the report).
-TRAINING_KINDS = ("perturbed", "md")
+TRAINING_KINDS = ("perturbed", "md", "scan")
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,9 @@ def plan_init_tasks(init_settings: dict[str, Any]) -> list[InitTask]:
     Returns
     -------
     list of InitTask
-        One ``perturbed`` task per system (if any frames are asked for) and one MD task per
-        temperature of ``md`` and of ``validation``.
+        One ``perturbed`` task per system (if any frames are asked for), one MD task per
+        temperature of ``md`` and of ``validation``, and one ``scan`` task (a frame per value of
+        one generator parameter, e.g. the distance of a ``dimer``).
     """
     tasks: list[InitTask] = []
     seed = init_settings["seed"]
@@ -69,7 +72,7 @@ def plan_init_tasks(init_settings: dict[str, Any]) -> list[InitTask]:
             tasks.append(
                 InitTask(f"{name}.perturbed", name, "perturbed", f"{name}/perturbed", task_seed(seed, s_index, 0), dict(perturb))
             )
-        for k_index, kind in enumerate(KINDS[1:], start=1):
+        for k_index, kind in enumerate(MD_KINDS, start=1):
             md = system.get(kind)
             if not md:
                 continue
@@ -86,6 +89,17 @@ def plan_init_tasks(init_settings: dict[str, Any]) -> list[InitTask]:
                         spec,
                     )
                 )
+        scan = system.get("scan")
+        if scan and scan.get("values"):
+            spec = {
+                "param": scan["param"],
+                "values": [float(v) for v in scan["values"]],
+                "generator": system["generator"],
+                "params": dict(system.get("params") or {}),
+                "seed": system.get("seed", 0),
+                "supercell": list(system.get("supercell") or [1, 1, 1]),
+            }
+            tasks.append(InitTask(f"{name}.scan", name, "scan", f"{name}/scan", task_seed(seed, s_index, KINDS.index("scan")), spec))
     names = [task.name for task in tasks]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:

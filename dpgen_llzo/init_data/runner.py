@@ -89,6 +89,17 @@ def _prepare_task(task: InitTask, structure, task_dir: Path, labeler: dict[str, 
         system.sort_atom_names(type_map=type_map)
         system.to("deepmd/npy", str(task_dir / "frames"))
         return ShellTask(task.name, _label_command(labeler, type_map, "frames", "deepmd/npy"), ("frames",), (LABELED_DIR,))
+    if task.kind == "scan":
+        from dpgen_llzo.structures import build_structure
+
+        system = dpdata.System()
+        for value in task.spec["values"]:
+            params = {**task.spec["params"], task.spec["param"]: value}
+            frame = build_structure(task.spec["generator"], seed=task.spec["seed"], supercell=task.spec["supercell"], **params)
+            system.append(dpdata.System(frame, fmt="pymatgen/structure"))
+        system.sort_atom_names(type_map=type_map)
+        system.to("deepmd/npy", str(task_dir / "frames"))
+        return ShellTask(task.name, _label_command(labeler, type_map, "frames", "deepmd/npy"), ("frames",), (LABELED_DIR,))
     structure.to(filename=str(task_dir / "POSCAR"), fmt="poscar")
     spec = {"seed": task.seed, "labeler": labeler, "type_map": type_map, **task.spec}
     (task_dir / "task.json").write_text(json.dumps(spec, indent=2))

@@ -231,8 +231,10 @@ def read_stage(workdir: str | os.PathLike, plan: StagePlan) -> StagePlan:
 
 def write_stage(workdir: str | os.PathLike, plan: StagePlan, note: str = "") -> Path:
     """Write ``gb_stage.json`` (the plan plus a one-line note)."""
+    from dpgen_llzo.atomic_io import write_json_atomic
+
     path = Path(workdir) / STAGE_FILE
     data = plan.as_dict()
     data["note"] = note
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    write_json_atomic(path, data)
     return path

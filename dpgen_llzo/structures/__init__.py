@@ -13,6 +13,11 @@ Generators shipped here:
     An ordered Li arrangement in the Ia-3d garnet framework (:mod:`.cubic`).
 ``llzo-tetragonal``
     The fully ordered I4_1/acd phase (:mod:`.tetragonal`).
+``dimer``
+    Two atoms in a large box, for two-body scans (:mod:`.dimer`).
+
+The reference crystals of the building blocks are in :mod:`.references`, the grain-boundary
+cells in :mod:`.gb_cells`.
 
 Lattice-scaling and perturbation helpers for initial data are in :mod:`.perturb`.
 """
@@ -91,6 +96,6 @@ def build_structure(
 
 
 # Importing the generator modules fills the registry (they import STRUCTURES from here).
-from dpgen_llzo.structures import cubic, gb_cells, references, tetragonal  # noqa: E402,F401
+from dpgen_llzo.structures import cubic, dimer, gb_cells, references, tetragonal  # noqa: E402,F401
 
 __all__ = ["STRUCTURES", "build_structure", "generator_parameters"]
