@@ -67,39 +67,37 @@ def _tolerate_rejection(command: str) -> str:
     return f"{command} || test $? -eq {EXIT_REJECTED}"
 
 
-def _prepare_task(task: InitTask, structure, task_dir: Path, labeler: dict[str, Any], type_map: list[str]):
-    """Write a task's inputs and return its :class:`~dpgen_llzo.dispatch.ShellTask`."""
+def _frames_task(task: InitTask, frames: list, task_dir: Path, labeler: dict[str, Any], type_map: list[str]) -> ShellTask:
+    """Write ``frames`` (pymatgen structures) as ``frames/`` (deepmd/npy) and a labelling task."""
     import dpdata
 
+    system = dpdata.System()
+    for frame in frames:
+        system.append(dpdata.System(frame, fmt="pymatgen/structure"))
+    system.sort_atom_names(type_map=type_map)
+    system.to("deepmd/npy", str(task_dir / "frames"))
+    return ShellTask(task.name, _label_command(labeler, type_map, "frames", "deepmd/npy"), ("frames",), (LABELED_DIR,))
+
+
+def _prepare_task(task: InitTask, structure, task_dir: Path, labeler: dict[str, Any], type_map: list[str]) -> ShellTask:
+    """Write a task's inputs and return its :class:`~dpgen_llzo.dispatch.ShellTask`."""
+    from dpgen_llzo.structures import build_structure
     from dpgen_llzo.structures.perturb import perturbed_frames
 
     task_dir.mkdir(parents=True, exist_ok=True)
     if task.kind == "perturbed":
+        spec = task.spec
         frames = perturbed_frames(
-            structure,
-            task.spec["scales"],
-            task.spec["n_perturbed"],
-            task.spec["atom_displacement_A"],
-            task.spec["cell_strain"],
-            seed=task.seed,
+            structure, spec["scales"], spec["n_perturbed"], spec["atom_displacement_A"], spec["cell_strain"], seed=task.seed
         )
-        system = dpdata.System()
-        for frame in frames:
-            system.append(dpdata.System(frame, fmt="pymatgen/structure"))
-        system.sort_atom_names(type_map=type_map)
-        system.to("deepmd/npy", str(task_dir / "frames"))
-        return ShellTask(task.name, _label_command(labeler, type_map, "frames", "deepmd/npy"), ("frames",), (LABELED_DIR,))
+        return _frames_task(task, frames, task_dir, labeler, type_map)
     if task.kind == "scan":
-        from dpgen_llzo.structures import build_structure
-
-        system = dpdata.System()
-        for value in task.spec["values"]:
-            params = {**task.spec["params"], task.spec["param"]: value}
-            frame = build_structure(task.spec["generator"], seed=task.spec["seed"], supercell=task.spec["supercell"], **params)
-            system.append(dpdata.System(frame, fmt="pymatgen/structure"))
-        system.sort_atom_names(type_map=type_map)
-        system.to("deepmd/npy", str(task_dir / "frames"))
-        return ShellTask(task.name, _label_command(labeler, type_map, "frames", "deepmd/npy"), ("frames",), (LABELED_DIR,))
+        spec = task.spec
+        frames = [
+            build_structure(spec["generator"], seed=spec["seed"], supercell=spec["supercell"], **{**spec["params"], spec["param"]: value})
+            for value in spec["values"]
+        ]
+        return _frames_task(task, frames, task_dir, labeler, type_map)
     structure.to(filename=str(task_dir / "POSCAR"), fmt="poscar")
     spec = {"seed": task.seed, "labeler": labeler, "type_map": type_map, **task.spec}
     (task_dir / "task.json").write_text(json.dumps(spec, indent=2))
