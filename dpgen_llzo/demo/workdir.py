@@ -32,12 +32,3 @@ def count_frames(dataset: Path) -> int:
 def fp_task_count(iteration: Path) -> int:
     """Number of fp tasks DP-GEN made in ``iteration``."""
     return len(list((iteration / "02.fp").glob("task.*")))
-
-
-def record_position(workdir: str | os.PathLike) -> tuple[int, int] | None:
-    """Last (iteration, step) written to ``record.dpgen``, or ``None`` for a fresh directory."""
-    record = Path(workdir) / "record.dpgen"
-    if not record.is_file():
-        return None
-    lines = [line.split() for line in record.read_text().splitlines() if line.strip()]
-    return (int(lines[-1][0]), int(lines[-1][1])) if lines else None
