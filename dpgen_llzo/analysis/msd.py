@@ -108,11 +108,18 @@ def per_ion_msd(positions: np.ndarray, lags: np.ndarray | None = None, *, max_la
     buffer = np.empty((chunks[0].stop - chunks[0].start, 3, nfft), dtype=fft_dtype)  # reused: no page faults
     for sl in chunks:
         x, sq = _gather(positions, sl, fft_dtype, length=nfft, buffer=buffer)  # (ions, 3, nfft); (ions, T) |r|²
-        cum = np.cumsum(sq, axis=1)  # running Σ|r|²
-        del sq
-        s_all = cum[:, -1]
+        if keep is not None:
+            # each ion's running Σ|r|² is needed only at lags and T − lags: segment sums between
+            # those points (one read of sq) instead of a full (ions, T) cumulative array
+            cut = np.unique(np.concatenate([lags, n_frames - np.asarray(lags)]))
+            cut = cut[(cut > 0) & (cut < n_frames)]
+            prefix = np.cumsum(np.add.reduceat(sq, np.concatenate([[0], cut]), axis=1), axis=1)
+            s_all = prefix[:, -1]
+            prefix = np.concatenate([np.zeros((prefix.shape[0], 1)), prefix[:, :-1], s_all[:, None]], axis=1)
+            at = np.concatenate([[0], cut, [n_frames]])  # prefix[:, j] = Σ_{t < at[j]} |r|²
         # S1 needs only sums over ions for the mean: Σ_{t<T−m} + Σ_{t≥m} = 2 S − Σ_{t<m} − Σ_{t≥T−m}
-        c_tot = cum.sum(axis=0)
+        c_tot = np.cumsum(sq.sum(axis=0))
+        del sq
         total = c_tot[-1]
         front = np.concatenate([[0.0], c_tot[:max_lag]])
         back = total - np.concatenate([[total], c_tot[n_frames - 1 - m[1:]]])
@@ -127,8 +134,8 @@ def per_ion_msd(positions: np.ndarray, lags: np.ndarray | None = None, *, max_la
             s2_total += ac_all[:, : max_lag + 1].sum(axis=0)
             ac = ac_all[:, lags]
             del ac_all
-            front_i = np.where(lags > 0, cum[:, np.maximum(lags - 1, 0)], 0.0)
-            back_i = np.where(lags > 0, s_all[:, None] - cum[:, n_frames - 1 - lags], 0.0)
+            front_i = prefix[:, np.searchsorted(at, lags)]  # Σ_{t < m}
+            back_i = np.where(lags > 0, s_all[:, None] - prefix[:, np.searchsorted(at, n_frames - lags)], 0.0)  # Σ_{t ≥ T−m}
             keep[:, sl] = ((2.0 * s_all[:, None] - front_i - back_i - 2.0 * ac) / (n_frames - lags)).T
     mean = (s1_total - 2.0 * s2_total) / (n_frames - m) / n_ions
     mean[0] = 0.0  # exactly, by definition (the float32 FFT leaves ~1e-6 ⟨r²⟩ there)
