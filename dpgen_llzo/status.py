@@ -12,9 +12,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dpgen_llzo.demo.workdir import count_frames, fp_datasets, frozen_models, iteration_dirs
+from dpgen_llzo.coverage.iteration import read_iteration_report
+from dpgen_llzo.demo.workdir import count_frames, fp_datasets, fp_task_count, frozen_models, iteration_dirs
 from dpgen_llzo.errors import UserInputError
-from dpgen_llzo.loop.record import NOT_STARTED, STEP_NAMES, read_record
+from dpgen_llzo.init_data.plan import TRAINING_KINDS
+from dpgen_llzo.init_data.runner import SUMMARY_FILE
+from dpgen_llzo.loop.carve_fp import CARVED_FROM
+from dpgen_llzo.loop.gb_stage import STAGE_FILE
+from dpgen_llzo.loop.record import NOT_STARTED, STEP_NAMES, is_done, read_record
 
 __all__ = ["IterationStatus", "JobStatus", "WorkdirStatus", "next_step", "workdir_status", "format_status"]
 
@@ -102,24 +107,17 @@ def unfinished_jobs(root: Path) -> list[JobStatus]:
     return jobs
 
 
-def _fp_failures(fp_dir: Path, labelled: int, post_fp_done: bool) -> int | None:
-    """fp tasks that gave no frame, once post_fp has collected them (one frame per task)."""
-    if not post_fp_done:
-        return None
-    return max(len(list(fp_dir.glob("task.*"))) - labelled, 0)
-
-
 def iteration_status(iteration_dir: Path, position: tuple[int, int]) -> IterationStatus:
-    """Counts of one iteration; ``position`` (the recorded one) says whether post_fp ran."""
+    """Counts of one iteration; ``position`` (the recorded one) says whether post_fp ran.
+
+    fp tasks that gave no frame are counted once post_fp has collected them (one frame per task).
+    """
     index = int(iteration_dir.name.split(".")[1])
     fp_dir = iteration_dir / "02.fp"
     labelled = sum(count_frames(d) for d in fp_datasets(iteration_dir))
-    post_fp_done = position >= (index, len(STEP_NAMES) - 1)
-    coverage_file = iteration_dir / "01.model_devi" / "coverage.json"
-    coverage = passes = None
-    if coverage_file.is_file():
-        report = json.loads(coverage_file.read_text())
-        coverage, passes = report.get("fraction"), report.get("passes")
+    fp_tasks = fp_task_count(iteration_dir)
+    post_fp_done = is_done(position, index, len(STEP_NAMES) - 1)
+    report = read_iteration_report(iteration_dir.parent, index) or {}
     return IterationStatus(
         iteration=index,
         models=len(frozen_models(iteration_dir)),
@@ -127,12 +125,12 @@ def iteration_status(iteration_dir: Path, position: tuple[int, int]) -> Iteratio
         candidates=sum(_line_count(p) for p in fp_dir.glob("candidate.shuffled.*.out")),
         accurate=sum(_line_count(p) for p in fp_dir.glob("rest_accurate.shuffled.*.out")),
         failed_exploration=sum(_line_count(p) for p in fp_dir.glob("rest_failed.shuffled.*.out")),
-        fp_tasks=len(list(fp_dir.glob("task.*"))),
-        carved_from=len(list((fp_dir / "carved_from").glob("task.*"))),
+        fp_tasks=fp_tasks,
+        carved_from=len(list((fp_dir / CARVED_FROM).glob("task.*"))),
         labelled_frames=labelled,
-        failed_fp_tasks=_fp_failures(fp_dir, labelled, post_fp_done),
-        coverage=coverage,
-        coverage_passes=passes,
+        failed_fp_tasks=max(fp_tasks - labelled, 0) if post_fp_done else None,
+        coverage=report.get("fraction"),
+        coverage_passes=report.get("passes"),
     )
 
 
@@ -157,9 +155,9 @@ def workdir_status(workdir: str | os.PathLike, init_output: str = "init") -> Wor
     position = read_record(root)
     recorded = None if position == NOT_STARTED else position
     resume = next_step(position)
-    summary = root / init_output / "summary.json"
+    summary = root / init_output / SUMMARY_FILE
     init_datasets = json.loads(summary.read_text()).get("datasets", []) if summary.is_file() else []
-    stage_file = root / "gb_stage.json"
+    stage_file = root / STAGE_FILE
     return WorkdirStatus(
         workdir=str(root.resolve()),
         last_recorded=recorded,
@@ -184,8 +182,8 @@ def format_status(status: WorkdirStatus) -> str:
     """Human-readable summary: init frames, one row per iteration, jobs, the resume point."""
     lines = [f"work directory: {status.workdir}"]
     if status.init_datasets:
-        held_out = sum(row["frames"] for row in status.init_datasets if row.get("kind") == "validation")
-        training = sum(row["frames"] for row in status.init_datasets) - held_out
+        training = sum(row["frames"] for row in status.init_datasets if row.get("kind") in TRAINING_KINDS)
+        held_out = sum(row["frames"] for row in status.init_datasets) - training
         rejected = sum(row.get("rejected", 0) for row in status.init_datasets)
         lines.append(
             f"initial data: {training} training + {held_out} held-out frames in {len(status.init_datasets)} "

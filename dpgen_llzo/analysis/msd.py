@@ -113,10 +113,10 @@ def per_ion_msd(positions: np.ndarray, lags: np.ndarray | None = None, *, max_la
             # those points (one read of sq) instead of a full (ions, T) cumulative array
             cut = np.unique(np.concatenate([lags, n_frames - np.asarray(lags)]))
             cut = cut[(cut > 0) & (cut < n_frames)]
-            prefix = np.cumsum(np.add.reduceat(sq, np.concatenate([[0], cut]), axis=1), axis=1)
-            s_all = prefix[:, -1]
-            prefix = np.concatenate([np.zeros((prefix.shape[0], 1)), prefix[:, :-1], s_all[:, None]], axis=1)
+            segments = np.add.reduceat(sq, np.concatenate([[0], cut]), axis=1)  # [0, c1), ..., [cn, T)
+            prefix = np.concatenate([np.zeros((len(segments), 1)), np.cumsum(segments, axis=1)], axis=1)
             at = np.concatenate([[0], cut, [n_frames]])  # prefix[:, j] = Σ_{t < at[j]} |r|²
+            s_all = prefix[:, -1]
         # S1 needs only sums over ions for the mean: Σ_{t<T−m} + Σ_{t≥m} = 2 S − Σ_{t<m} − Σ_{t≥T−m}
         c_tot = np.cumsum(sq.sum(axis=0))
         del sq
