@@ -32,23 +32,26 @@ def _fft_len(n: int) -> int:
 
 def _gather(positions: np.ndarray, sl: slice, dtype: type, block: int = 512,
             length: int | None = None, buffer: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Ions ``sl`` as displacements ``r(t) − r(0)``, ``(ions, 3, T)`` of ``dtype``, plus float64 ``|r − r(0)|²``.
+    """Ions ``sl`` as displacements ``r(t) − r(0)``, ``(ions, 3, T)`` of ``dtype``, plus ``|r − r(0)|²``.
 
-    Positions stored ion-major (a ``(T, ions, 3)`` view of an ``(ions, T, 3)`` array, as
-    :class:`~dpgen_llzo.analysis.trajectory.Trajectory` keeps them) are read directly;
+    Positions stored ion-major (a ``(T, ions, 3)`` view of an ``(ions, 3, T)`` array, as
+    :class:`~dpgen_llzo.analysis.trajectory.Trajectory` keeps them, or of ``(ions, T, 3)``) are
+    read directly;
     frame-major arrays are copied in time blocks so the transposition stays in cache. The
     MSD does not depend on the origin of coordinates; measuring from r(0) keeps numbers small.
+    A reused ``buffer`` must hold zeros beyond ``T`` (the FFT padding): only ``[:T]`` is written.
+    ``|r|²`` is squared in ``dtype`` (each value rounded once, to ~1e-7 relative); callers sum it in
+    float64.
     """
     n_frames = positions.shape[0]
     origin = np.asarray(positions[0, sl], dtype=float)
     n_sel = origin.shape[0]
     length = n_frames if length is None else length
-    out = np.empty((n_sel, 3, length), dtype=dtype) if buffer is None else buffer[:n_sel]
-    out[:, :, n_frames:] = 0.0  # zero padding for the FFT
-    if positions.strides[0] < positions.strides[1]:  # ion-major memory: each ion's series is contiguous
+    out = np.zeros((n_sel, 3, length), dtype=dtype) if buffer is None else buffer[:n_sel]
+    if positions.strides[0] < positions.strides[1]:  # ion-major memory
         body = out[:, :, :n_frames]
         np.subtract(positions[:, sl].transpose(1, 2, 0), origin[:, :, None], out=body, casting="same_kind")
-        return out, np.einsum("idt,idt->it", body, body, dtype=float)
+        return out, np.einsum("idt,idt->it", body, body)
     sq = np.empty((n_sel, n_frames))
     for t0 in range(0, n_frames, block):
         t1 = min(t0 + block, n_frames)
@@ -105,7 +108,7 @@ def per_ion_msd(positions: np.ndarray, lags: np.ndarray | None = None, *, max_la
     keep = None if lags is None else np.zeros((len(lags), n_ions))
     per_ion_bytes = n_frames * (3 * np.dtype(fft_dtype).itemsize * 3 + 8 * 3)  # x, spectrum, |r|², cumsum
     chunks = list(_chunks(n_frames, n_ions, chunk_bytes, per_ion_bytes=per_ion_bytes))
-    buffer = np.empty((chunks[0].stop - chunks[0].start, 3, nfft), dtype=fft_dtype)  # reused: no page faults
+    buffer = np.zeros((chunks[0].stop - chunks[0].start, 3, nfft), dtype=fft_dtype)  # reused; padding stays 0
     for sl in chunks:
         x, sq = _gather(positions, sl, fft_dtype, length=nfft, buffer=buffer)  # (ions, 3, nfft); (ions, T) |r|²
         if keep is not None:
@@ -113,20 +116,23 @@ def per_ion_msd(positions: np.ndarray, lags: np.ndarray | None = None, *, max_la
             # those points (one read of sq) instead of a full (ions, T) cumulative array
             cut = np.unique(np.concatenate([lags, n_frames - np.asarray(lags)]))
             cut = cut[(cut > 0) & (cut < n_frames)]
-            segments = np.add.reduceat(sq, np.concatenate([[0], cut]), axis=1)  # [0, c1), ..., [cn, T)
+            segments = np.add.reduceat(sq, np.concatenate([[0], cut]), axis=1, dtype=float)  # [0, c1), ..., [cn, T)
             prefix = np.concatenate([np.zeros((len(segments), 1)), np.cumsum(segments, axis=1)], axis=1)
             at = np.concatenate([[0], cut, [n_frames]])  # prefix[:, j] = Σ_{t < at[j]} |r|²
             s_all = prefix[:, -1]
         # S1 needs only sums over ions for the mean: Σ_{t<T−m} + Σ_{t≥m} = 2 S − Σ_{t<m} − Σ_{t≥T−m}
-        c_tot = np.cumsum(sq.sum(axis=0))
+        c_tot = np.cumsum(sq.sum(axis=0, dtype=float))
         del sq
         total = c_tot[-1]
         front = np.concatenate([[0.0], c_tot[:max_lag]])
         back = total - np.concatenate([[total], c_tot[n_frames - 1 - m[1:]]])
         s1_total += 2.0 * total - front - back
         spec = rfft(x, axis=-1, workers=-1)
-        power = (spec.real**2 + spec.imag**2).sum(axis=1)  # (ions, nfft//2+1)
-        del spec
+        parts = spec.view(fft_dtype)  # (ions, 3, 2 (nfft//2+1)): real and imaginary parts interleaved
+        squares = np.einsum("idk,idk->ik", parts, parts)  # summed over x, y, z in one pass, no temporaries
+        del spec, parts
+        power = squares[:, 0::2] + squares[:, 1::2]  # (ions, nfft//2+1)
+        del squares
         if keep is None:
             s2_total += irfft(power.sum(axis=0), n=nfft, workers=-1)[: max_lag + 1]
         else:

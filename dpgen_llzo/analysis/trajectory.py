@@ -100,8 +100,9 @@ class Trajectory:
     ----------
     positions
         ``(n_frames, n_ions, 3)`` Cartesian positions, Å, unwrapped, framework drift removed.
-        Readers store them ion-major in memory (a transposed view of ``(n_ions, n_frames, 3)``),
-        which makes the per-ion FFTs ~3× faster; any layout works.
+        Readers store each ion's x, y and z series contiguously in memory (a transposed view of
+        an ``(n_ions, 3, n_frames)`` array): the per-ion FFTs then read their input without a
+        transposition (~3× faster than frame-major). Any layout works.
     times_ps
         ``(n_frames,)`` times, ps, equally spaced.
     cells
@@ -209,7 +210,7 @@ class Trajectory:
                 previous_images = frame.images
                 n_sel = int(mask.sum())
                 capacity = max(int(n_frames_hint or 0), 16)
-                buffer = np.empty((n_sel, capacity, 3))  # ion-major: each ion's series contiguous
+                buffer = np.empty((n_sel, 3, capacity))  # ion- then coordinate-major: each series contiguous
                 com0 = _com(unwrapped[fw], masses) if masses is not None else np.zeros(3)
             else:
                 if len(frame.positions) != len(symbols):
@@ -229,9 +230,9 @@ class Trajectory:
                 previous = current
                 previous_images = frame.images
             shift = (_com(unwrapped[fw], masses) - com0) if (remove_drift and masses is not None) else np.zeros(3)
-            if n == buffer.shape[1]:
-                buffer = np.concatenate([buffer, np.empty_like(buffer[:, : max(n // 2, 16)])], axis=1)
-            buffer[:, n] = unwrapped[mask] - shift
+            if n == buffer.shape[2]:
+                buffer = np.concatenate([buffer, np.empty_like(buffer[:, :, : max(n // 2, 16)])], axis=2)
+            buffer[:, :, n] = unwrapped[mask] - shift
             cells.append(np.array(frame.cell, dtype=float))
             steps.append(int(step))
             drift.append(shift)
@@ -242,7 +243,7 @@ class Trajectory:
             raise UserInputError(f"{name}: only one frame; a trajectory needs at least 2 frames")
         times = np.asarray(steps, dtype=float) * timestep_fs * 1e-3
         times -= times[0]
-        positions = buffer[:, :n].transpose(1, 0, 2)  # (frames, ions, 3) view, ion-major memory
+        positions = buffer[:, :, :n].transpose(2, 0, 1)  # (frames, ions, 3) view of (ions, 3, frames) memory
         return cls(positions, times, np.asarray(cells), species, len(symbols), np.asarray(drift), source)
 
     @classmethod
