@@ -48,6 +48,17 @@ def _md_args() -> list[Argument]:
     ]
 
 
+def _melt_quench_args() -> list[Argument]:
+    return [
+        Argument("temperatures_K", list[float], optional=True, default=[3000.0, 2000.0, 1000.0, 500.0, 300.0], doc="Melt temperature first, then the quench temperatures in order; snapshots are taken at each (You et al.: melt at 3000 K, cool to 300 K, snapshots at 3000/2000/1000/500/300 K)."),
+        Argument("melt_steps", int, optional=True, default=1000, doc="Unsampled steps at the melt temperature before the first snapshot (loses the crystal)."),
+        Argument("n_steps", int, optional=True, default=200, doc="Steps held at each temperature."),
+        Argument("sample_every", int, optional=True, default=50, doc="Keep one labelled frame every this many steps of a hold."),
+        Argument("timestep_fs", float, optional=True, default=1.0, doc="MD time step, fs."),
+        Argument("friction_per_fs", float, optional=True, default=0.02, doc="Langevin friction, 1/fs (it also sets how fast each quench step cools)."),
+    ]
+
+
 def _scan_args() -> list[Argument]:
     return [
         Argument("param", str, doc="Generator parameter to vary, e.g. `distance_A` of `dimer` or `a` of a reference crystal."),
@@ -65,6 +76,7 @@ def _system_args() -> list[Argument]:
         Argument("perturb", dict, _perturb_args(), optional=True, default={}, doc="Scaled and perturbed frames (as dpgen init_bulk)."),
         Argument("md", dict, _md_args(), optional=True, doc="Short teacher MD; labelled snapshots join the training set."),
         Argument("validation", dict, _md_args(), optional=True, doc="Teacher MD kept out of training, used for the held-out report."),
+        Argument("melt_quench", dict, _melt_quench_args(), optional=True, doc="Amorphous frames: one continuous teacher-MD run that melts the cell and quenches it stepwise; labelled snapshots at every temperature join the training set (dataset `<name>/melt_quench`)."),
         Argument("scan", dict, _scan_args(), optional=True, doc="One frame per value of a generator parameter (two-body `dimer` distance scans, lattice-parameter scans); joins training."),
     ]
 

@@ -183,3 +183,99 @@ def test_a_dimer_scan_gives_two_body_frames_with_equal_and_opposite_forces(tmp_p
     assert system["energies"][0] > system["energies"][1]
     li_x, o_x = system["coords"][0, 0, 0], system["coords"][0, 1, 0]
     assert np.sign(forces[0, 0, 0]) == np.sign(li_x - o_x)
+
+
+# --------------------------------------------------------------------------------------------
+# the production bundle's initial data set (You et al.): every class of the paper
+
+
+PRODUCTION_PARAM = REPO / "param" / "vasp" / "param.json"
+
+
+def _frames_by_class(tasks):
+    """Planned frames per class of the paper: (kind, what the system is)."""
+    from dpgen_llzo.init_data.plan import planned_frames
+
+    classes: dict[tuple[str, str], int] = {}
+    for task in tasks:
+        what = "llzo" if task.system in ("cubic", "tetragonal") else "dimer" if task.system.startswith("dimer-") else \
+            "gb" if task.system.startswith("gb-") else "building block"
+        classes[(task.kind, what)] = classes.get((task.kind, what), 0) + planned_frames(task)
+    return classes
+
+
+def test_the_production_init_has_every_class_of_the_paper():
+    from dpgen_llzo.config import load_llzo_settings
+
+    tasks = plan_init_tasks(load_llzo_settings(PRODUCTION_PARAM)["init"])
+    # LLZO MD at the paper's 400/800/1200/1600 K, cubic and tetragonal
+    for phase in ("cubic", "tetragonal"):
+        assert sorted(t.spec["temperature_K"] for t in tasks if t.system == phase and t.kind == "md") == [400, 800, 1200, 1600]
+    # amorphous: melt at 3000 K, snapshots at 3000/2000/1000/500/300 K in one continuous run
+    (melt,) = [t for t in tasks if t.kind == "melt_quench"]
+    assert melt.dataset == "cubic/melt_quench"
+    assert melt.spec["stages"][0][0] == 3000 and melt.spec["stages"][0][2] == 0  # the unsampled melt
+    assert [stage[0] for stage in melt.spec["stages"] if stage[2]] == [3000, 2000, 1000, 500, 300]
+    classes = _frames_by_class(tasks)
+    assert classes[("melt_quench", "llzo")] == 5 * (1000 // 50)
+    assert classes[("md", "llzo")] == 2 * 4 * (400 // 20)
+    assert classes[("perturbed", "building block")] == 10 * 5 * 3  # 10 crystals x 5 scales x (1 + 2 perturbed)
+    assert classes[("scan", "dimer")] == 10 * 12  # 10 element pairs x 12 distances
+    assert ("validation", "llzo") in classes and ("perturbed", "llzo") in classes
+
+
+KEPT_SYSTEMS = ("cubic", "li2o", "dimer-li-o")  # LLZO (perturbed, MD, held-out MD, amorphous), a building block, a pair
+
+
+def _shrunk(init: dict) -> dict:
+    """The production init cut to one system per class, each class one or two frames long."""
+    small = copy.deepcopy(init)
+    small["systems"] = [system for system in small["systems"] if system["name"] in KEPT_SYSTEMS]
+    for system in small["systems"]:
+        if system.get("perturb", {}).get("scales"):
+            system["perturb"].update(scales=system["perturb"]["scales"][:1], n_perturbed=0)
+        for kind in ("md", "validation"):
+            if kind in system:
+                system[kind].update(n_steps=1, sample_every=1, temperatures_K=system[kind]["temperatures_K"][:1])
+        if "melt_quench" in system:
+            system["melt_quench"].update(melt_steps=1, n_steps=1, sample_every=1, temperatures_K=[3000.0, 300.0])
+        if "scan" in system:
+            system["scan"]["values"] = system["scan"]["values"][::11]  # shortest and longest distance
+    small["jobs"] = 2
+    return small
+
+
+@pytest.mark.slow
+def test_production_init_with_the_teacher_labels_every_class(tmp_path, monkeypatch, capsys):
+    """`dpgen-llzo init` on the production param, one system per class and runs shortened, with the teacher."""
+    import dpdata
+
+    from dpgen_llzo.init_data.runner import DatasetCount, frames_per_kind
+
+    param = json.loads(PRODUCTION_PARAM.read_text())
+    param["_dpgen_llzo"]["init"] = _shrunk(param["_dpgen_llzo"]["init"])
+    kept = training_datasets(plan_init_tasks(param["_dpgen_llzo"]["init"]))
+    param["init_data_sys"] = [d for d in param["init_data_sys"] if d in kept]
+    param["sys_configs"] = [configs for configs in param["sys_configs"] if configs[0].split("/")[0] in KEPT_SYSTEMS]
+    path = tmp_path / "param.json"
+    path.write_text(json.dumps(param))
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", str(path), str(REPO / "machine" / "local.json")]) == 0
+    table = capsys.readouterr().out
+    summary = json.loads(Path("init/summary.json").read_text())
+    counts = [DatasetCount(**{k: d[k] for k in ("dataset", "kind", "frames", "rejected", "tasks_without_data")})
+              for d in summary["datasets"]]
+    got = frames_per_kind(counts)
+    planned = _frames_by_class(plan_init_tasks(param["_dpgen_llzo"]["init"]))
+    # every frame the plan asks for arrives, unless the teacher's screen rejected it (and says so)
+    for kind in ("perturbed", "md", "validation", "melt_quench", "scan"):
+        want = sum(n for (k, _), n in planned.items() if k == kind)
+        rejected = sum(c.rejected for c in counts if c.kind == kind)
+        assert got[kind] + rejected == want, (kind, got, rejected)
+        assert f"all {kind}" in table
+    assert got["melt_quench"] == 2 and got["md"] == 1 and got["perturbed"] == 2
+    amorphous = dpdata.LabeledSystem("init/cubic/melt_quench", fmt="deepmd/npy")
+    assert amorphous.get_atom_numbs() == [56, 24, 16, 96] and np.isfinite(amorphous["forces"]).all()
+    # the two-body frames: two atoms each; the 6 Å pair barely interacts, the short one repels
+    pair = dpdata.LabeledSystem("init/dimer-li-o/scan", fmt="deepmd/npy")
+    assert pair.get_natoms() == 2 and len(pair) >= 1

@@ -52,3 +52,40 @@ def _minimum_energy(atoms):
     relaxed = atoms.copy()
     relaxed.calc = _calculator()
     return relaxed.get_potential_energy()
+
+
+def _order_parameter(positions, a):
+    """|<exp(i G·r)>|² at the fcc reciprocal-lattice vector G = (2π/a)(2, 0, 0): ~1 in the crystal, ~1/N in a liquid."""
+    g = 2.0 * np.pi / a * np.array([2.0, 0.0, 0.0])
+    return float(np.abs(np.exp(1j * positions @ g).mean()) ** 2)
+
+
+def test_melt_quench_loses_the_crystal_and_samples_every_temperature(argon_crystal):
+    """Lennard-Jones argon (ε/k = 121 K) melted at 5ε/k and quenched stepwise to 0.1ε/k, as the
+    LLZO schedule melts at 3000 K and quenches to 300 K: the melt destroys the fcc order, every
+    temperature gives its snapshots, and the quenched frames sit far lower in energy than the liquid
+    without finding the crystal again. (At the crystal's volume 3ε/k leaves it partly ordered.)"""
+    from dpgen_llzo.init_data.teacher_md import MDStage, melt_quench_stages, teacher_md_stages
+
+    a = argon_crystal.cell[0, 0] / 3
+    assert _order_parameter(argon_crystal.positions, a) > 0.99
+    stages = melt_quench_stages([600.0, 120.0, 40.0, 12.0], melt_steps=300, n_steps=100, sample_every=50)
+    assert stages[0] == MDStage(600.0, 300, 0) and [s.temperature_K for s in stages[1:]] == [600.0, 120.0, 40.0, 12.0]
+    frames = teacher_md_stages(argon_crystal, _calculator(), stages, timestep_fs=5.0, friction_per_fs=0.01,
+                               seed=5, progress=False)
+    assert len(frames) == 4 * 2
+    melt, quenched = frames[:2], frames[-2:]
+    assert all(_order_parameter(f.positions, a) < 0.15 for f in melt)
+    per_atom = [f.energy / len(argon_crystal) for f in frames]
+    assert max(per_atom[-2:]) < min(per_atom[:2]) - 0.5 * ARGON_EPSILON_EV
+    # the quenched cell is a glass, not the crystal again
+    assert all(_order_parameter(f.positions, a) < 0.3 for f in quenched)
+
+
+def test_melt_quench_refuses_a_schedule_without_temperatures_or_samples():
+    from dpgen_llzo.init_data.teacher_md import melt_quench_stages
+
+    with pytest.raises(ValueError, match="at least one temperature"):
+        melt_quench_stages([], 10, 10, 5)
+    with pytest.raises(ValueError, match="sample_every"):
+        melt_quench_stages([3000.0], 10, 10, 0)

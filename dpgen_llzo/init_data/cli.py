@@ -46,7 +46,7 @@ def run_teacher_md(args: argparse.Namespace) -> int:
     from ase.io import read
 
     from dpgen_llzo.config import load_json
-    from dpgen_llzo.init_data.teacher_md import teacher_md
+    from dpgen_llzo.init_data.teacher_md import MDStage, teacher_md_stages
     from dpgen_llzo.labelers import get_labeler
     from dpgen_llzo.labelers.cli import EXIT_REJECTED
     from dpgen_llzo.labelers.labelling import aligned_atom_types, labelled_system, write_deepmd_npy
@@ -56,16 +56,12 @@ def run_teacher_md(args: argparse.Namespace) -> int:
     atoms = read(task_path.parent / "POSCAR", format="vasp")
     labeler_settings = spec["labeler"]
     labeler = get_labeler(labeler_settings["name"], device=labeler_settings["device"])
-    frames = teacher_md(
-        atoms,
-        labeler.calculator(),
-        temperature_K=spec["temperature_K"],
-        n_steps=spec["n_steps"],
-        timestep_fs=spec["timestep_fs"],
-        sample_every=spec["sample_every"],
-        friction_per_fs=spec["friction_per_fs"],
-        seed=spec["seed"],
-    )
+    if "stages" in spec:  # a temperature schedule (melt_quench)
+        stages = [MDStage(float(t), int(n), int(every)) for t, n, every in spec["stages"]]
+    else:
+        stages = [MDStage(spec["temperature_K"], spec["n_steps"], spec["sample_every"])]
+    frames = teacher_md_stages(atoms, labeler.calculator(), stages, timestep_fs=spec["timestep_fs"],
+                               friction_per_fs=spec["friction_per_fs"], seed=spec["seed"])
     names = sorted(set(atoms.get_chemical_symbols()), key=atoms.get_chemical_symbols().index)
     types = [names.index(s) for s in atoms.get_chemical_symbols()]
     atom_types = aligned_atom_types(names, types, spec["type_map"])
@@ -75,5 +71,6 @@ def run_teacher_md(args: argparse.Namespace) -> int:
     if labeled is None:
         return EXIT_REJECTED
     write_deepmd_npy(labeled, args.output)
-    print(f"teacher MD at {spec['temperature_K']:.0f} K: {len(labeled)} frames -> {args.output}; rejected {len(rejections)}")
+    temperatures = "/".join(f"{stage.temperature_K:.0f}" for stage in stages if stage.sample_every)
+    print(f"teacher MD at {temperatures} K: {len(labeled)} frames -> {args.output}; rejected {len(rejections)}")
     return 0

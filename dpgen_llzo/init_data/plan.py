@@ -7,12 +7,16 @@ from typing import Any
 
 import numpy as np
 
+from dpgen_llzo.init_data.teacher_md import melt_quench_stages
+
 #: Dataset kinds an init system can produce, in the order they are planned.
-KINDS = ("perturbed", "md", "validation", "scan")
+KINDS = ("perturbed", "md", "validation", "scan", "melt_quench")
 #: Kinds run as teacher MD (one task per temperature).
 MD_KINDS = ("md", "validation")
+#: Kinds run as teacher MD through a temperature schedule (one task per system).
+SCHEDULE_KINDS = ("melt_quench",)
 #: Kinds that join the training set (``validation`` is held out for the report).
-TRAINING_KINDS = ("perturbed", "md", "scan")
+TRAINING_KINDS = ("perturbed", "md", "scan", "melt_quench")
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,9 @@ def plan_init_tasks(init_settings: dict[str, Any]) -> list[InitTask]:
     -------
     list of InitTask
         One ``perturbed`` task per system (if any frames are asked for), one MD task per
-        temperature of ``md`` and of ``validation``, and one ``scan`` task (a frame per value of
-        one generator parameter, e.g. the distance of a ``dimer``).
+        temperature of ``md`` and of ``validation``, one ``melt_quench`` task (a continuous
+        melt-and-quench run sampled at each temperature), and one ``scan`` task (a frame per
+        value of one generator parameter, e.g. the distance of a ``dimer``).
     """
     tasks: list[InitTask] = []
     seed = init_settings["seed"]
@@ -89,6 +94,16 @@ def plan_init_tasks(init_settings: dict[str, Any]) -> list[InitTask]:
                         spec,
                     )
                 )
+        melt = system.get("melt_quench")
+        if melt:
+            spec = {
+                "stages": [[stage.temperature_K, stage.n_steps, stage.sample_every] for stage in melt_quench_stages(
+                    melt["temperatures_K"], melt["melt_steps"], melt["n_steps"], melt["sample_every"])],
+                "timestep_fs": melt["timestep_fs"],
+                "friction_per_fs": melt["friction_per_fs"],
+            }
+            tasks.append(InitTask(f"{name}.melt_quench", name, "melt_quench", f"{name}/melt_quench",
+                                  task_seed(seed, s_index, KINDS.index("melt_quench")), spec))
         scan = system.get("scan")
         if scan and scan.get("values"):
             spec = {
@@ -107,6 +122,22 @@ def plan_init_tasks(init_settings: dict[str, Any]) -> list[InitTask]:
 
         raise UserInputError(f"_dpgen_llzo.init.systems: duplicated system name or temperature gives tasks {duplicated}")
     return tasks
+
+
+def planned_frames(task: InitTask) -> int:
+    """Frames ``task`` yields when the labeler rejects none.
+
+    ``perturbed``: every scale once plus its perturbed copies; ``md``/``validation``: one per
+    ``sample_every`` steps; ``melt_quench``: the sampled frames of every stage; ``scan``: one per value.
+    """
+    spec = task.spec
+    if task.kind == "perturbed":
+        return len(spec["scales"]) * (1 + spec["n_perturbed"])
+    if task.kind in MD_KINDS:
+        return spec["n_steps"] // spec["sample_every"]
+    if task.kind in SCHEDULE_KINDS:
+        return sum(n_steps // every for _, n_steps, every in spec["stages"] if every)
+    return len(spec["values"])
 
 
 def training_datasets(tasks: list[InitTask]) -> list[str]:

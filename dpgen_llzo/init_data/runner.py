@@ -14,7 +14,7 @@ from typing import Any
 
 from dpgen_llzo.dispatch import ShellTask
 from dpgen_llzo.errors import UserInputError
-from dpgen_llzo.init_data.plan import InitTask, plan_init_tasks, training_datasets
+from dpgen_llzo.init_data.plan import KINDS, TRAINING_KINDS, InitTask, plan_init_tasks, training_datasets
 
 log = logging.getLogger(__name__)
 
@@ -136,11 +136,20 @@ def _rejected_in_log(task_dir: Path) -> int:
     return sum(1 for line in log_file.read_text(errors="replace").splitlines() if line.startswith("rejected frame "))
 
 
+def frames_per_kind(counts: list[DatasetCount]) -> dict[str, int]:
+    """Frames of each dataset kind (``perturbed``, ``md``, ``melt_quench``, ``scan``, ``validation``), in plan order."""
+    totals = {kind: 0 for kind in KINDS if any(c.kind == kind for c in counts)}
+    for c in counts:
+        totals[c.kind] += c.frames
+    return totals
+
+
 def format_table(counts: list[DatasetCount]) -> str:
-    """A plain-text table of frames per dataset."""
+    """A plain-text table of frames per dataset, then per kind."""
     rows = [f"{'dataset':28s} {'kind':11s} {'frames':>7s} {'rejected':>9s}"]
     rows += [f"{c.dataset:28s} {c.kind:11s} {c.frames:7d} {c.rejected:9d}" for c in counts]
-    total = sum(c.frames for c in counts if c.kind != "validation")
+    rows += [f"{'all ' + kind:40s} {frames:7d}" for kind, frames in frames_per_kind(counts).items()]
+    total = sum(c.frames for c in counts if c.kind in TRAINING_KINDS)
     rows.append(f"{'training frames in total':40s} {total:7d}")
     return "\n".join(rows)
 
