@@ -18,6 +18,7 @@ from dpgen_llzo.errors import UserInputError
 from dpgen_llzo.init_data.plan import TRAINING_KINDS
 from dpgen_llzo.init_data.runner import SUMMARY_FILE
 from dpgen_llzo.loop.carve_fp import CARVED_FROM
+from dpgen_llzo.loop.exploration_faults import read_exploration_faults, summary_line
 from dpgen_llzo.loop.gb_stage import STAGE_FILE
 from dpgen_llzo.loop.record import NOT_STARTED, STEP_NAMES, is_done, read_record
 
@@ -49,6 +50,7 @@ class IterationStatus:
     failed_fp_tasks: int | None
     coverage: float | None
     coverage_passes: bool | None
+    exploration_faults: dict[str, Any] | None = None  # exploration_faults.json (None: not screened)
 
 
 @dataclass
@@ -131,6 +133,7 @@ def iteration_status(iteration_dir: Path, position: tuple[int, int]) -> Iteratio
         failed_fp_tasks=max(fp_tasks - labelled, 0) if post_fp_done else None,
         coverage=report.get("fraction"),
         coverage_passes=report.get("passes"),
+        exploration_faults=read_exploration_faults(iteration_dir.parent, index),
     )
 
 
@@ -189,16 +192,20 @@ def format_status(status: WorkdirStatus) -> str:
             f"initial data: {training} training + {held_out} held-out frames in {len(status.init_datasets)} "
             f"datasets ({rejected} rejected by the teacher)"
         )
-    header = ("iter", "models", "md tasks", "candidates", "accurate", "dev>hi", "fp tasks", "carved", "frames", "failed fp", "coverage")
+    header = ("iter", "models", "md tasks", "md faults", "candidates", "accurate", "dev>hi", "fp tasks", "carved", "frames", "failed fp", "coverage")
     rows = [header]
     for it in status.iterations:
+        faults = it.exploration_faults["n_faulty"] if it.exploration_faults else None
         rows.append((
-            it.iteration, it.models, it.exploration_tasks, it.candidates, it.accurate, it.failed_exploration,
+            it.iteration, it.models, it.exploration_tasks, faults, it.candidates, it.accurate, it.failed_exploration,
             it.fp_tasks, it.carved_from, it.labelled_frames, it.failed_fp_tasks, it.coverage,
         ))
     widths = [max(len(_cell(row[i])) for row in rows) for i in range(len(header))]
     for row in rows:
         lines.append("  ".join(_cell(value).rjust(width) for value, width in zip(row, widths)))
+    for it in status.iterations:
+        if it.exploration_faults and it.exploration_faults.get("n_faulty"):
+            lines.append(f"exploration faults in iteration {it.iteration}: {summary_line(it.exploration_faults)}")
     if status.gb_stage:
         lines.append(f"GB stage: starts at iteration {status.gb_stage.get('gb_start_iteration')} ({status.gb_stage.get('reason', '')})")
     for job in status.unfinished_jobs:

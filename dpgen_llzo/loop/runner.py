@@ -7,6 +7,10 @@ directory can be driven by ``dpgen run`` and ``dpgen-llzo run`` in turn.
 
 What is added, between step 5 (post_model_devi) and step 6 (make_fp) of every iteration N:
 
+0. **screening** of the exploration (:mod:`.exploration_faults`): frames of tasks that lost
+   atoms or blew up, from the first bad step on, are marked failed in ``model_devi.out``
+   (original kept as ``model_devi.out.orig``) so make_fp never labels them;
+   ``iter.N/01.model_devi/exploration_faults.json``.
 1. **coverage** of N's explored environments by N's training data
    (:func:`~dpgen_llzo.coverage.workflow.coverage_step`): ``iter.N/01.model_devi/coverage.json``
    and the history ``coverage.{json,csv}`` + ``coverage_vs_iteration.png``. It writes no
@@ -252,9 +256,10 @@ def run_loop(
 
 
 def _after_exploration(ii: int, context: _Context) -> LoopOutcome | None:
-    """Coverage step, stop decision and augmentation after the exploration of ``ii``."""
+    """Screening, coverage step, stop decision and augmentation after the exploration of ``ii``."""
     from dpgen_llzo.coverage.workflow import coverage_step
 
+    _screen(ii, context)  # --- lost atoms / blow-ups kept out of make_fp (exploration_faults.py)
     if context.coverage["enabled"]:
         try:
             step = coverage_step(".", ii, context.coverage, param=context.step_jdata(), reuse=True, fill_missing=True)
@@ -292,6 +297,17 @@ def _after_exploration(ii: int, context: _Context) -> LoopOutcome | None:
     if context.augmentation["enabled"]:
         _augment(ii, context)
     return None
+
+
+def _screen(ii: int, context: _Context) -> None:
+    from dpgen_llzo.loop.exploration_faults import screen_exploration, summary_line
+
+    try:
+        report = screen_exploration(".", ii, context.step_jdata())
+    except UserInputError as exc:
+        _say(f"iter {ii:06d}: exploration screening failed, going on without it: {exc}")
+    else:
+        _say(f"exploration faults in iteration {ii}: {summary_line(report)}")
 
 
 # --- GB stage and carving hooks (dpgen_llzo.loop.gb_stage) ---------------------------------

@@ -1,0 +1,688 @@
+"""Explorations that lost atoms or blew up: detect them and keep their frames out of make_fp.
+
+DP-GEN's make_fp (step 6) picks candidate frames from each exploration task's
+``model_devi.out`` (``trust_lo <= max_devi_f < trust_hi``) and labels the matching
+``traj/<step>.lammpstrj``. A LAMMPS run that lost atoms or blew up still writes frames, and
+some of them land in the candidate window: a teacher or DFT then labels unphysical cells.
+:func:`screen_exploration` runs after post_model_devi (step 5), before make_fp, and for each
+task of ``iter.N/01.model_devi`` finds the **first bad step** and its reason:
+
+``lost_atoms``
+    A dump frame holds fewer atoms than the data file ``conf.lmp`` (or the first frame), or
+    the log says ``Lost atoms`` (LAMMPS with ``thermo_modify lost warn``; the step is the
+    thermo step printed after the warning).
+``non_finite_deviation``
+    A ``model_devi.out`` row with ``nan``/``inf`` (stock make_fp raises on such a row).
+``deviation_blowup``
+    ``max_devi_f >= blowup_factor x model_devi_f_trust_hi`` (default 10x: 8 eV/Å for the
+    demo's 0.8, 3 eV/Å for the VASP bundle's 0.3). Such a frame is already "failed" for
+    DP-GEN; what matters is that the trajectory after it was driven by models that disagree
+    by several eV/Å, so its later frames are not trusted either.
+``short_distance``
+    Two atoms closer than ``min_distance_A`` (default 0.5 Å; the shortest LLZO distances
+    are ~1.6 Å Li-Li, ~1.9 Å Li-O). Periodic images and triclinic boxes are handled (a
+    ``cKDTree`` over the neighbouring images of the dump's cell, as dpdata converts the
+    LAMMPS box; the ``pp``/``ff`` flags of the box give the periodicity). Checked only on
+    candidate frames (the only ones make_fp reads) before any other fault.
+``non_finite_thermo`` / ``temperature_blowup``
+    A thermo row of ``log.lammps`` (or ``model_devi.log``, LAMMPS' screen output that
+    dpdispatcher brings back from remote machines) with ``nan``/``inf``, or ``Temp`` above
+    ``temperature_factor`` (default 5) times the task's target (``variable TEMP equal ...``
+    of ``input.lammps``).
+``lammps_error``
+    The log has an ``ERROR`` line (a run that a machine-file wrapper let "succeed"); the
+    first bad step is the one after the last thermo step printed before it.
+
+For each faulty task every row of ``model_devi.out`` from the first bad step on gets
+:data:`EXCLUDED_DEVIATION` (1e30) in all its deviation columns, so that DP-GEN counts the
+frame as *failed* (standard and adaptive ``trust_lo`` rules alike) and never labels it; rows
+keep the column count of the first row (``atomic`` files whose atom count changed would
+otherwise not load). The original is kept as ``model_devi.out.orig`` (DP-GEN globs
+``model_devi*.out`` and does not see it) and the rewritten file starts with a
+:data:`MARKER` comment line. Screening always reads the original, so a second call (a
+resumed run) changes nothing; a ``model_devi.out`` without the marker is a fresh LAMMPS
+output and replaces a stale ``.orig``. ``iter.N/01.model_devi/exploration_faults.json``
+holds the result (per faulty task: reason, first bad step, frames and candidate frames
+excluded; totals).
+
+Not handled: path-integral runs (``model_devi01.out`` ...) and tasks with no
+``model_devi.out``. Runs that stop on ``ERROR: Lost atoms`` make dpdispatcher fail the
+exploration step before this runs: the templates need ``thermo_modify lost warn``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dpgen_llzo.atomic_io import write_json_atomic, write_text_atomic
+from dpgen_llzo.errors import UserInputError
+from dpgen_llzo.loop.exploration import _per_system
+
+__all__ = [
+    "EXCLUDED_DEVIATION",
+    "EXPLORATION_FAULTS",
+    "MARKER",
+    "Fault",
+    "Thresholds",
+    "atom_count_fault",
+    "deviation_faults",
+    "exclude_rows",
+    "first_fault",
+    "log_faults",
+    "read_exploration_faults",
+    "screen_exploration",
+    "read_dump_frame",
+    "screen_task",
+    "short_contact",
+    "summary_line",
+]
+
+EXPLORATION_FAULTS = "exploration_faults.json"
+ORIGINAL = "model_devi.out.orig"
+MARKER = "# dpgen-llzo exploration_faults:"
+#: Deviation written into excluded rows: DP-GEN's standard and adaptive rules call it failed.
+EXCLUDED_DEVIATION = 1.0e30
+REASONS = {
+    "lost_atoms": "lost atoms",
+    "non_finite_deviation": "non-finite deviation",
+    "deviation_blowup": "deviation blow-up",
+    "short_distance": "atoms too close",
+    "non_finite_thermo": "non-finite thermo",
+    "temperature_blowup": "temperature blow-up",
+    "lammps_error": "LAMMPS error",
+}
+_TASK = re.compile(r"task\.(\d+)\.\d+$")
+_ERROR = re.compile(r"^ERROR( on proc \d+)?:")
+_TEMP_VARIABLE = re.compile(r"^\s*variable\s+TEMP\w*\s+equal\s+([-+0-9.eE]+)\s*(#.*)?$")
+_ATOMS_LINE = re.compile(r"^\s*(\d+)\s+atoms\s*(#.*)?$")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Detection levels (see the module docstring).
+
+    Attributes
+    ----------
+    blowup_factor
+        ``max_devi_f >= blowup_factor * model_devi_f_trust_hi`` is a blow-up.
+    min_distance_A
+        Two atoms closer than this (Å) in a candidate frame: blow-up.
+    temperature_factor
+        ``Temp`` above this times the target temperature: blow-up.
+    """
+
+    blowup_factor: float = 10.0
+    min_distance_A: float = 0.5
+    temperature_factor: float = 5.0
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault of an exploration task: its kind (a key of ``REASONS``), first bad MD step, details."""
+
+    reason: str
+    step: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: str
+    step: int
+    values: np.ndarray  # every column after the step
+
+
+# --- pure detection -------------------------------------------------------------------------
+
+
+def first_fault(faults: Iterable[Fault | None]) -> Fault | None:
+    """The fault with the smallest step (the first of equal steps), or ``None``."""
+    found = [f for f in faults if f is not None]
+    return min(found, key=lambda f: f.step) if found else None
+
+
+def parse_model_devi(text: str, source: str | os.PathLike = "model_devi.out") -> tuple[list[str], list[_Row]]:
+    """Comment lines and data rows of a ``model_devi.out`` (rows may differ in length).
+
+    Raises
+    ------
+    UserInputError
+        A row that is not numbers (``nan``/``inf`` are numbers here).
+    """
+    comments, rows = [], []
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("#"):
+            comments.append(line)
+            continue
+        try:
+            values = np.array([float(x) for x in stripped.split()])
+            step = int(values[0])
+        except (ValueError, OverflowError):
+            raise UserInputError(f"{source}: line {number}: not a row of numbers: {stripped[:60]!r}") from None
+        rows.append(_Row(line, step, values[1:]))
+    return comments, rows
+
+
+def deviation_faults(rows: Sequence[_Row], f_trust_hi: float, blowup_factor: float) -> Fault | None:
+    """First row with a non-finite value or ``max_devi_f >= blowup_factor * f_trust_hi``."""
+    level = blowup_factor * f_trust_hi
+    for row in rows:
+        if not np.all(np.isfinite(row.values)):
+            return Fault("non_finite_deviation", row.step, f"non-finite value in model_devi.out at step {row.step}")
+        if len(row.values) > 3 and row.values[3] >= level:
+            return Fault(
+                "deviation_blowup",
+                row.step,
+                f"max_devi_f {row.values[3]:.3g} eV/A >= {blowup_factor:g} x trust_hi {f_trust_hi:g} at step {row.step}",
+            )
+    return None
+
+
+def atom_count_fault(counts: Sequence[tuple[int, int]], reference: int) -> Fault | None:
+    """First ``(step, atoms)`` dump frame with fewer than ``reference`` atoms."""
+    for step, natoms in sorted(counts):
+        if natoms < reference:
+            return Fault("lost_atoms", step, f"dump frame at step {step} has {natoms} of {reference} atoms")
+    return None
+
+
+def target_temperature(input_text: str) -> float | None:
+    """Largest ``variable TEMP* equal <number>`` of a LAMMPS input (DP-GEN's and our templates)."""
+    values = [float(m.group(1)) for m in map(_TEMP_VARIABLE.match, input_text.splitlines()) if m]
+    return max(values) if values else None
+
+
+def data_file_atom_count(text: str) -> int | None:
+    """``N atoms`` of a LAMMPS data file header, or ``None``."""
+    for line in text.splitlines()[:40]:
+        match = _ATOMS_LINE.match(line)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def _thermo_row(tokens: list[str], header: list[str]) -> dict[str, float] | None:
+    if len(tokens) != len(header):
+        return None
+    try:
+        values = [float(x) for x in tokens]
+        int(tokens[0])
+    except ValueError:
+        return None
+    return dict(zip(header, values))
+
+
+def log_faults(text: str, temperature: float | None = None, temperature_factor: float = 5.0) -> list[Fault]:
+    """Faults a LAMMPS log shows: lost atoms, non-finite or too-hot thermo rows, ``ERROR`` lines.
+
+    The step of a ``Lost atoms`` warning is the next thermo step (LAMMPS checks when it
+    prints thermo output); of an ``ERROR``, the step after the last thermo row (0 if none).
+    At most one fault of each kind (the first).
+    """
+    faults: dict[str, Fault] = {}
+    header: list[str] | None = None
+    last_step: int | None = None
+    lost_pending: str | None = None
+    for line in text.splitlines():
+        tokens = line.split()
+        if not tokens:
+            continue
+        if tokens[0] == "Step":
+            header = tokens
+            continue
+        if line.startswith("Loop time"):
+            header = None
+            continue
+        if line.startswith("WARNING: Lost atoms") and "lost_atoms" not in faults:
+            lost_pending = line.strip()
+            continue
+        if _ERROR.match(line):
+            step = 0 if last_step is None else last_step + 1
+            kind = "lost_atoms" if "Lost atoms" in line else "lammps_error"
+            faults.setdefault(kind, Fault(kind, step, f"log: {line.strip()[:120]}"))
+            continue
+        row = _thermo_row(tokens, header) if header else None
+        if row is None:
+            continue
+        step = int(tokens[0])
+        last_step = step
+        if lost_pending:
+            faults.setdefault("lost_atoms", Fault("lost_atoms", step, f"log: {lost_pending[:120]} (thermo step {step})"))
+            lost_pending = None
+        if not all(np.isfinite(v) for v in row.values()):
+            faults.setdefault("non_finite_thermo", Fault("non_finite_thermo", step, f"log: non-finite thermo output at step {step}"))
+        temp = row.get("Temp")
+        if temperature and temp is not None and temp > temperature_factor * temperature:
+            faults.setdefault(
+                "temperature_blowup",
+                Fault(
+                    "temperature_blowup",
+                    step,
+                    f"log: Temp {temp:.4g} K > {temperature_factor:g} x target {temperature:g} K at step {step}",
+                ),
+            )
+    if lost_pending:
+        step = 0 if last_step is None else last_step + 1
+        faults.setdefault("lost_atoms", Fault("lost_atoms", step, f"log: {lost_pending[:120]}"))
+    return list(faults.values())
+
+
+def short_contact(cell: np.ndarray, coords: np.ndarray, pbc: Sequence[bool], floor: float) -> float | None:
+    """Smallest interatomic distance below ``floor`` (Å), periodic images included, or ``None``.
+
+    ``cell`` rows are the lattice vectors (any triclinic cell); ``pbc`` per direction. Atoms
+    are wrapped into the cell and compared with the 27 (or fewer) neighbouring images in a
+    ``cKDTree``: exact while ``floor`` is below half of every periodic face distance (for a
+    smaller cell, ase's neighbour list is used).
+    """
+    from scipy.spatial import cKDTree
+
+    coords, cell, periodic = np.asarray(coords, float), np.asarray(cell, float), np.asarray(pbc, bool)
+    if len(coords) < 2:
+        return None
+    if periodic.any():
+        volume = abs(np.linalg.det(cell))
+        faces = volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+        if np.any(faces[periodic] <= 2 * floor):
+            return _short_contact_ase(cell, coords, periodic, floor)
+        frac = coords @ np.linalg.inv(cell)
+        frac[:, periodic] %= 1.0
+        coords = frac @ cell
+    ranges = [(-1, 0, 1) if p else (0,) for p in periodic]
+    shifts = np.array(np.meshgrid(*ranges, indexing="ij")).reshape(3, -1).T @ cell
+    images = (coords[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
+    distances, _ = cKDTree(images).query(coords, k=2, distance_upper_bound=floor)
+    second = distances[:, 1]  # the first is the atom itself
+    second = second[np.isfinite(second)]
+    return float(second.min()) if len(second) else None
+
+
+def _short_contact_ase(cell: np.ndarray, coords: np.ndarray, pbc: np.ndarray, floor: float) -> float | None:
+    from ase import Atoms
+    from ase.neighborlist import neighbor_list
+
+    atoms = Atoms(numbers=np.ones(len(coords), int), positions=coords, cell=cell, pbc=list(pbc))
+    distances = neighbor_list("d", atoms, float(floor), self_interaction=False)
+    return float(distances.min()) if len(distances) else None
+
+
+def read_dump_frame(lines: Sequence[str], source: str | os.PathLike = "dump") -> tuple[np.ndarray, np.ndarray, list[bool]]:
+    """Cell, Cartesian coordinates and periodicity of one LAMMPS dump frame (its lines).
+
+    The box (orthogonal or triclinic bounds) is converted by dpdata's ``dumpbox2box``;
+    coordinates from ``x y z``, ``xu yu zu``, or scaled ``xs ys zs`` / ``xsu ysu zsu``;
+    periodicity from the ``pp`` flags of ``ITEM: BOX BOUNDS``.
+
+    Raises
+    ------
+    UserInputError
+        No box, atom count or coordinate columns.
+    """
+    from dpdata.formats.lammps.dump import dumpbox2box
+
+    try:
+        box = next(i for i, line in enumerate(lines) if line.startswith("ITEM: BOX BOUNDS"))
+        head = next(i for i, line in enumerate(lines) if line.startswith("ITEM: ATOMS"))
+        count = next(i for i, line in enumerate(lines) if line.startswith("ITEM: NUMBER OF ATOMS"))
+        natoms = int(lines[count + 1].split()[0])
+        words = lines[box].split()[3:]
+        triclinic = words[:3] == ["xy", "xz", "yz"]
+        flags = words[3:] if triclinic else words
+        rows = np.array([[float(x) for x in line.split()[:3 if triclinic else 2]] for line in lines[box + 1 : box + 4]])
+        tilt = rows[:, 2] if triclinic else np.zeros(3)
+        orig, cell = dumpbox2box(rows[:, :2], tilt)
+        keys = lines[head].split()[2:]
+        table = np.array([line.split() for line in lines[head + 1 : head + 1 + natoms]], dtype=float).reshape(natoms, len(keys))
+    except (StopIteration, IndexError, ValueError) as exc:
+        raise UserInputError(f"{source}: not a LAMMPS dump frame ({exc})") from None
+    for names, scaled in ((("x", "y", "z"), False), (("xu", "yu", "zu"), False), (("xs", "ys", "zs"), True), (("xsu", "ysu", "zsu"), True)):
+        if all(n in keys for n in names):
+            xyz = table[:, [keys.index(n) for n in names]]
+            coords = xyz @ np.asarray(cell) if scaled else xyz - np.asarray(orig)
+            pbc = [f == "pp" for f in flags] if len(flags) == 3 else [True, True, True]
+            return np.asarray(cell, float), coords, pbc
+    raise UserInputError(f"{source}: ITEM: ATOMS has no x y z, xu yu zu or xs ys zs columns")
+
+
+def candidate_mask(rows: Sequence[_Row], levels: Mapping[str, float], skip: int, adaptive: bool = False) -> np.ndarray:
+    """Rows make_fp could pick: step >= skip and a deviation in ``[lo, hi)`` (below ``hi`` when ``adaptive``)."""
+    f = np.array([r.values[3] if len(r.values) > 3 else np.nan for r in rows])
+    v = np.array([r.values[0] if len(r.values) else np.nan for r in rows])
+    steps = np.array([r.step for r in rows])
+    with np.errstate(invalid="ignore"):
+        if adaptive:
+            window = (f < levels["f_hi"]) & (v < levels["v_hi"])
+        else:
+            window = ((f >= levels["f_lo"]) & (f < levels["f_hi"])) | ((v >= levels["v_lo"]) & (v < levels["v_hi"]))
+    return window & (steps >= skip)
+
+
+def exclude_rows(comments: Sequence[str], rows: Sequence[_Row], fault: Fault) -> str:
+    """``model_devi.out`` text with every row from ``fault.step`` on set to :data:`EXCLUDED_DEVIATION`."""
+    width = len(rows[0].values) if rows else 6
+    note = (
+        f"{MARKER} {fault.reason} from step {fault.step}; deviations of the rows from that step on set to "
+        f"{EXCLUDED_DEVIATION:g} (failed, never labelled); original in {ORIGINAL}"
+    )
+    lines = list(comments[:1]) + [note] + list(comments[1:])
+    for row in rows:
+        if row.step < fault.step:
+            lines.append(row.line)
+        else:
+            lines.append(f"{row.step:12d}" + "".join(f" {EXCLUDED_DEVIATION:21.6e}" for _ in range(width)))
+    return "\n".join(lines) + "\n"
+
+
+def _unique_steps(rows: Sequence[_Row]) -> list[int]:
+    return sorted({r.step for r in rows})
+
+
+# --- one task ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskScreen:
+    """What screening found in one task (``fault`` None: healthy)."""
+
+    task: str
+    fault: Fault | None
+    faults: tuple[Fault, ...]
+    frames: int
+    frames_excluded: int
+    candidates_excluded: int
+
+    def as_dict(self) -> dict[str, Any]:
+        assert self.fault is not None
+        return {
+            "reason": self.fault.reason,
+            "first_bad_step": self.fault.step,
+            "detail": self.fault.detail,
+            "frames": self.frames,
+            "frames_excluded": self.frames_excluded,
+            "candidates_excluded": self.candidates_excluded,
+            "faults": [asdict(f) for f in self.faults],
+        }
+
+
+def _is_rewritten(text: str) -> bool:
+    return text.startswith(MARKER) or f"\n{MARKER}" in text
+
+
+def _original(task: Path) -> tuple[str, Path]:
+    """Text and path of the LAMMPS-written ``model_devi.out``: the ``.orig`` when the current file is our rewrite."""
+    current = task / "model_devi.out"
+    text = current.read_text()
+    if _is_rewritten(text):
+        original = task / ORIGINAL
+        if not original.is_file():
+            raise UserInputError(f"{current}: rewritten by exploration screening but {ORIGINAL} is missing")
+        return original.read_text(), original
+    return text, current
+
+
+def _dump_headers(path: Path) -> list[tuple[int, int]]:
+    """``(step, atoms)`` of every frame of a LAMMPS dump, read from its ITEM headers."""
+    result, step, wanted = [], None, None
+    with open(path) as handle:
+        for line in handle:
+            if wanted is not None:
+                value = int(line.split()[0])
+                if wanted == "TIMESTEP":
+                    step = value
+                else:
+                    result.append((int(step if step is not None else -1), value))
+                wanted = None
+            elif line.startswith("ITEM: TIMESTEP"):
+                wanted = "TIMESTEP"
+            elif line.startswith("ITEM: NUMBER OF ATOMS"):
+                wanted = "ATOMS"
+    return result
+
+
+def _trajectory(task: Path) -> list[tuple[int, Path, int]]:
+    """``(step, file, index in file)`` of the task's dump frames (``traj/`` or ``all.lammpstrj``)."""
+    frames = []
+    for path in (task / "traj").glob("*.lammpstrj"):
+        stem = path.name.split(".")[0]
+        if stem.isdigit():
+            frames.append((int(stem), path, 0))
+    if not frames and (task / "all.lammpstrj").is_file():
+        frames = [(s, task / "all.lammpstrj", i) for i, (s, _) in enumerate(_dump_headers(task / "all.lammpstrj"))]
+    return sorted(frames)
+
+
+def screen_task(
+    task: str | os.PathLike,
+    levels: Mapping[str, float],
+    *,
+    skip: int = 0,
+    adaptive: bool = False,
+    thresholds: Thresholds = Thresholds(),
+) -> TaskScreen | None:
+    """Find the first bad step of one exploration task (reads only; ``None`` without ``model_devi.out``).
+
+    Parameters
+    ----------
+    task
+        ``iter.N/01.model_devi/task.SSS.TTTTTT``.
+    levels
+        ``f_lo``, ``f_hi``, ``v_lo``, ``v_hi``: the task's trust levels.
+    skip
+        ``model_devi_skip`` (frames before it are never candidates).
+    adaptive
+        ``model_devi_adapt_trust_lo``: every frame below ``hi`` may be a candidate.
+    """
+    task = Path(task)
+    if not (task / "model_devi.out").is_file():
+        return None
+    comments, rows = parse_model_devi(*_original(task))
+    faults: list[Fault | None] = [deviation_faults(rows, levels["f_hi"], thresholds.blowup_factor)]
+
+    frames = _trajectory(task)
+    headers: dict[Path, list[tuple[int, int]]] = {}
+    counts = []
+    for step, path, index in frames:
+        if path not in headers:
+            headers[path] = _dump_headers(path)
+        if index < len(headers[path]):
+            counts.append((step, headers[path][index][1]))
+    data_file = task / "conf.lmp"
+    reference = data_file_atom_count(data_file.read_text()) if data_file.is_file() else None
+    if reference is None and counts:
+        reference = counts[0][1]
+    if reference is not None:
+        faults.append(atom_count_fault(counts, reference))
+
+    input_file = task / "input.lammps"
+    temperature = target_temperature(input_file.read_text()) if input_file.is_file() else None
+    for log_name in ("log.lammps", "model_devi.log"):
+        if (task / log_name).is_file():
+            faults += log_faults((task / log_name).read_text(errors="replace"), temperature, thresholds.temperature_factor)
+
+    current = first_fault(faults)
+    limit = current.step if current is not None else None
+    faults.append(_distance_fault(rows, frames, levels, skip, adaptive, thresholds.min_distance_A, limit))
+
+    found = tuple(sorted(dict.fromkeys(f for f in faults if f is not None), key=lambda f: f.step))  # both logs may tell
+    fault = first_fault(found)
+    steps = _unique_steps(rows)
+    if fault is None:
+        return TaskScreen(task.name, None, (), len(steps), 0, 0)
+    mask = candidate_mask(rows, levels, skip, adaptive)
+    candidates = {r.step for r, m in zip(rows, mask) if m and r.step >= fault.step}
+    return TaskScreen(task.name, fault, found, len(steps), sum(s >= fault.step for s in steps), len(candidates))
+
+
+def _distance_fault(
+    rows: Sequence[_Row],
+    frames: Sequence[tuple[int, Path, int]],
+    levels: Mapping[str, float],
+    skip: int,
+    adaptive: bool,
+    floor: float,
+    limit: int | None,
+) -> Fault | None:
+    """First candidate frame (before ``limit``) with two atoms closer than ``floor``."""
+    mask = candidate_mask(rows, levels, skip, adaptive)
+    wanted = sorted({r.step for r, m in zip(rows, mask) if m and (limit is None or r.step < limit)})
+    from dpdata.formats.lammps.dump import split_traj
+
+    where = {step: (path, index) for step, path, index in frames}
+    cache: dict[Path, list[list[str]]] = {}
+    for step in wanted:
+        if step not in where:
+            continue
+        path, index = where[step]
+        if path not in cache:
+            cache[path] = split_traj(path.read_text().splitlines()) or []
+        if index >= len(cache[path]):
+            raise UserInputError(f"{path}: frame {index} (step {step}) missing")
+        cell, coords, pbc = read_dump_frame(cache[path][index], f"{path}: frame {index}")
+        distance = short_contact(cell, coords, pbc, floor)
+        if distance is not None:
+            return Fault("short_distance", step, f"two atoms {distance:.3f} A apart (< {floor:g} A) in the dump frame at step {step}")
+    return None
+
+
+def _apply(task: Path, screen: TaskScreen) -> None:
+    """Rewrite (or restore) ``model_devi.out`` of one task after screening; original kept as ``.orig``."""
+    out, original = task / "model_devi.out", task / ORIGINAL
+    text = out.read_text()
+    rewritten = _is_rewritten(text)
+    if screen.fault is None:
+        if rewritten:  # thresholds changed since: give DP-GEN the original back, keep the copy
+            write_text_atomic(out, original.read_text())
+        return
+    if not rewritten:
+        write_text_atomic(original, text)
+    source = original.read_text()
+    comments, rows = parse_model_devi(source, original)
+    new = exclude_rows(comments, rows, screen.fault)
+    if new != text:
+        write_text_atomic(out, new)
+
+
+# --- one iteration ----------------------------------------------------------------------------
+
+
+def trust_levels(job: Mapping[str, Any], jdata: Mapping[str, Any], system: int) -> dict[str, float]:
+    """Trust levels of system ``system``: ``cur_job.json`` values over the param's (as DP-GEN does)."""
+
+    def level(key: str, default: Any = None) -> float:
+        value = job.get(key)
+        value = value if value is not None else jdata.get(key, default)
+        if value is None:
+            raise UserInputError(f"param: {key}: missing (needed to screen the exploration)")
+        try:
+            return _per_system(value, system)
+        except (IndexError, KeyError, TypeError, ValueError):
+            raise UserInputError(f"param: {key}: no level for system {system} in {value!r}") from None
+
+    return {
+        "f_lo": level("model_devi_f_trust_lo"),
+        "f_hi": level("model_devi_f_trust_hi"),
+        "v_lo": level("model_devi_v_trust_lo", 1e10),
+        "v_hi": level("model_devi_v_trust_hi", 1e10),
+    }
+
+
+def screen_exploration(
+    workdir: str | os.PathLike,
+    iteration: int,
+    jdata: Mapping[str, Any],
+    thresholds: Thresholds | None = None,
+) -> dict[str, Any]:
+    """Screen every task of ``iter.N/01.model_devi``, exclude the bad frames, write the report.
+
+    Parameters
+    ----------
+    workdir
+        DP-GEN work directory.
+    iteration
+        Iteration whose exploration just finished (post_model_devi done, make_fp not yet).
+    jdata
+        Normalised DP-GEN param (trust levels, ``model_devi_skip``,
+        ``model_devi_adapt_trust_lo``); ``01.model_devi/cur_job.json`` overrides trust levels.
+    thresholds
+        Detection levels; default :class:`Thresholds`.
+
+    Returns
+    -------
+    dict
+        The report also written to ``iter.N/01.model_devi/exploration_faults.json``:
+        ``n_tasks``, ``n_screened``, ``n_faulty``, ``frames_excluded``,
+        ``candidates_excluded``, ``by_reason``, ``tasks`` (faulty ones by name).
+    """
+    thresholds = thresholds or Thresholds()
+    modd = Path(workdir) / f"iter.{iteration:06d}" / "01.model_devi"
+    job: dict[str, Any] = {}
+    if (modd / "cur_job.json").is_file():
+        try:
+            job = json.loads((modd / "cur_job.json").read_text())
+        except json.JSONDecodeError as exc:
+            raise UserInputError(f"{modd / 'cur_job.json'}: not JSON ({exc.msg})") from None
+    skip = int(jdata.get("model_devi_skip", 0))
+    adaptive = bool(jdata.get("model_devi_adapt_trust_lo", False))
+    tasks = sorted(p for p in modd.glob("task.*") if p.is_dir() and _TASK.search(p.name))
+    screens = []
+    for task in tasks:
+        levels = trust_levels(job, jdata, int(_TASK.search(task.name).group(1)))
+        screen = screen_task(task, levels, skip=skip, adaptive=adaptive, thresholds=thresholds)
+        if screen is not None:
+            _apply(task, screen)
+            screens.append(screen)
+    faulty = [s for s in screens if s.fault is not None]
+    by_reason: dict[str, int] = {}
+    for s in faulty:
+        assert s.fault is not None
+        by_reason[s.fault.reason] = by_reason.get(s.fault.reason, 0) + 1
+    report = {
+        "iteration": iteration,
+        "thresholds": {**asdict(thresholds), "excluded_deviation": EXCLUDED_DEVIATION},
+        "n_tasks": len(tasks),
+        "n_screened": len(screens),
+        "n_faulty": len(faulty),
+        "frames": sum(s.frames for s in screens),
+        "frames_excluded": sum(s.frames_excluded for s in faulty),
+        "candidates_excluded": sum(s.candidates_excluded for s in faulty),
+        "by_reason": by_reason,
+        "tasks": {s.task: s.as_dict() for s in faulty},
+    }
+    if modd.is_dir():
+        write_json_atomic(modd / EXPLORATION_FAULTS, report)
+    return report
+
+
+def read_exploration_faults(workdir: str | os.PathLike, iteration: int) -> dict[str, Any] | None:
+    """The stored ``exploration_faults.json`` of an iteration, or ``None`` when it was not screened."""
+    path = Path(workdir) / f"iter.{iteration:06d}" / "01.model_devi" / EXPLORATION_FAULTS
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserInputError(f"{path}: not JSON ({exc.msg})") from None
+
+
+def summary_line(report: Mapping[str, Any]) -> str:
+    """E.g. ``1 of 4 tasks, 12 frames excluded (lost atoms: task.000.000001 from step 40)``."""
+    text = f"{report['n_faulty']} of {report['n_tasks']} tasks, {report['frames_excluded']} frames excluded"
+    details = [
+        f"{REASONS.get(t['reason'], t['reason'])}: {name} from step {t['first_bad_step']}"
+        for name, t in sorted(report.get("tasks", {}).items())
+    ]
+    if details:
+        shown = details[:3] + ([f"+{len(details) - 3} more"] if len(details) > 3 else [])
+        text += f" ({'; '.join(shown)})"
+    return text
