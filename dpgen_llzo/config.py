@@ -226,9 +226,34 @@ def check_dpgen_param(param_path: str | Path) -> dict[str, Any]:
     return normalize_checked(run_jdata_arginfo(), load_json(path), path, "dpgen run schema")
 
 
+MACHINE_SECTIONS = ("train", "model_devi", "fp")
+
+
 def check_dpgen_machine(machine_path: str | Path) -> dict[str, Any]:
-    """Check a machine.json with DP-GEN's own schema, strictly."""
+    """Check a machine.json with DP-GEN's own schema, strictly, and that dpdispatcher knows its batch and context types.
+
+    DP-GEN's schema accepts any string as ``batch_type``/``context_type``; dpdispatcher would
+    fail on a misspelt one only when the first job is submitted, with a bare ``KeyError``.
+
+    Raises
+    ------
+    UserInputError
+        One line naming the file, the section and the key.
+    """
+    from dpdispatcher.base_context import BaseContext
+    from dpdispatcher.machine import Machine
     from dpgen.generator.arginfo import run_mdata_arginfo
 
     path = Path(machine_path)
-    return normalize_checked(run_mdata_arginfo(), load_json(path), path, "dpgen machine schema")
+    mdata = normalize_checked(run_mdata_arginfo(), load_json(path), path, "dpgen machine schema")
+    known = {"batch_type": Machine.subclasses_dict, "context_type": BaseContext.subclasses_dict}
+    for section in MACHINE_SECTIONS:
+        entries = mdata.get(section)
+        for index, entry in enumerate(entries if isinstance(entries, list) else [entries] if entries else []):
+            where = f"{section}[{index}]" if isinstance(entries, list) else section
+            for key, registry in known.items():
+                value = entry.get("machine", {}).get(key)
+                if value is not None and value not in registry:
+                    names = sorted({name for name in registry if name[0].isupper()})
+                    raise UserInputError(f"{path}: {where}/machine/{key}: unknown {value!r}; dpdispatcher knows {', '.join(names)}")
+    return mdata

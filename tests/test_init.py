@@ -144,6 +144,62 @@ def test_init_names_an_unknown_key_with_its_path(tmp_path, monkeypatch, capsys):
     assert "\n" not in err and str(path) in err and "systems[0]" in err and "temperature" in err
 
 
+def _file_system_param(tmp_path: Path, poscar: str) -> Path:
+    """The tiny init with one more system read from ``cell.vasp`` (a ``file`` generator)."""
+    (tmp_path / "cell.vasp").write_text(poscar)
+    param = json.loads(DEMO_PARAM.read_text())
+    init = tiny_init_section()
+    init["systems"].append({"name": "mine", "generator": "file", "params": {"path": "cell.vasp"},
+                            "perturb": {"scales": [1.0], "n_perturbed": 0}})
+    param["_dpgen_llzo"]["init"] = init
+    param["init_data_sys"] = ["tet/perturbed", "tet/md", "mine/perturbed"]
+    param["sys_configs"] = [["tet/POSCAR"]]
+    path = tmp_path / "param.json"
+    path.write_text(json.dumps(param))
+    return path
+
+
+def _poscar(species: str, counts: str, cartesian_rows: list[str]) -> str:
+    return "\n".join(["cell", "1.0", "6 0 0", "0 6 0", "0 0 6", species, counts, "Cartesian", *cartesian_rows, ""])
+
+
+@pytest.mark.parametrize("species, counts, rows, message", [
+    ("Li O", "1 2", ["0 0 0", "1.9 0 0", "1.9 0.2 0"],
+     "systems[1] (mine): atoms 1 (O) and 2 (O) are 0.200 Å apart (overlapping; closest allowed 0.5 Å)"),
+    ("Li Al O", "1 1 1", ["0 0 0", "3 3 3", "1.9 0 0"], "systems[1] (mine): element Al is not in type_map"),
+])
+def test_init_refuses_overlapping_atoms_and_unknown_elements_before_writing(tmp_path, monkeypatch, capsys,
+                                                                             species, counts, rows, message):
+    path = _file_system_param(tmp_path, _poscar(species, counts, rows))
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", str(path), str(REPO / "machine" / "local.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(path) in err and message in err, err
+    assert not (tmp_path / "init").exists() and not (tmp_path / "templates").exists()  # nothing written
+
+
+def test_init_names_a_missing_structure_file(tmp_path, monkeypatch, capsys):
+    path = _file_system_param(tmp_path, "")
+    (tmp_path / "cell.vasp").unlink()
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", str(path), str(REPO / "machine" / "local.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "systems[1] (mine): file: no structure file 'cell.vasp'" in err
+
+
+def test_file_generator_reads_a_cell_and_a_clean_cell_passes_the_checks(tmp_path, monkeypatch):
+    from dpgen_llzo.structures import build_structure
+    from dpgen_llzo.structures.common import check_init_structure, closest_pair
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "li2o.vasp").write_text(_poscar("O Li", "1 2", ["0 0 0", "1.5 1.5 1.5", "4.5 4.5 4.5"]))
+    cell = build_structure("file", path="li2o.vasp", supercell=[2, 1, 1])
+    assert [site.specie.symbol for site in cell][:4] == ["Li", "Li", "Li", "Li"] and len(cell) == 6
+    check_init_structure(cell, ["Li", "La", "Zr", "O"], "here")
+    assert closest_pair(cell) is None
+    assert closest_pair(cell, within_A=2.7)[2] == pytest.approx(np.sqrt(3) * 1.5)
+
+
 @pytest.mark.slow
 def test_a_dimer_scan_gives_two_body_frames_with_equal_and_opposite_forces(tmp_path, monkeypatch, capsys):
     """init's ``scan`` kind on the ``dimer`` generator: one labelled frame per distance."""
@@ -279,3 +335,36 @@ def test_production_init_with_the_teacher_labels_every_class(tmp_path, monkeypat
     # the two-body frames: two atoms each; the 6 Å pair barely interacts, the short one repels
     pair = dpdata.LabeledSystem("init/dimer-li-o/scan", fmt="deepmd/npy")
     assert pair.get_natoms() == 2 and len(pair) >= 1
+
+
+def _broken_machine(tmp_path: Path, breakage: str) -> Path:
+    machine = json.loads((REPO / "machine" / "local.json").read_text())
+    if breakage == "typo":
+        machine["fp"]["machine"]["batch_typ"] = machine["fp"]["machine"].pop("batch_type")
+    elif breakage == "type":
+        machine["fp"]["resources"]["group_size"] = "many"
+    elif breakage == "batch":
+        machine["model_devi"]["machine"]["batch_type"] = "Slurmm"
+    elif breakage == "missing":
+        del machine["fp"]
+    path = tmp_path / "machine.json"
+    text = json.dumps(machine)
+    path.write_text(text[:-20] if breakage == "json" else text)
+    return path
+
+
+@pytest.mark.parametrize("breakage, message", [
+    ("typo", "dpgen machine schema: [fp/machine] undefined key `batch_typ`"),
+    ("type", "[fp/resources] key `group_size` gets wrong value type"),
+    ("batch", "model_devi/machine/batch_type: unknown 'Slurmm'; dpdispatcher knows"),
+    ("missing", "key `fp` is required"),
+    ("json", "not valid JSON"),
+])
+@pytest.mark.parametrize("command", ["init", "run"])
+def test_a_malformed_machine_file_is_one_line_before_any_job(tmp_path, monkeypatch, capsys, breakage, message, command):
+    machine = _broken_machine(tmp_path, breakage)
+    monkeypatch.chdir(tmp_path)
+    assert main([command, str(DEMO_PARAM), str(machine)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith(f"dpgen-llzo: error: {machine}") and message in err, err
+    assert not (tmp_path / "init").exists() and not list(tmp_path.glob("iter.*"))

@@ -222,29 +222,37 @@ def build_initial_data(param_path: str | os.PathLike, machine_path: str | os.Pat
     ``<output>/summary.json``. Tasks that already finished are not run again.
     """
     from dpgen_llzo.atomic_io import write_json_atomic, write_text_atomic
-    from dpgen_llzo.config import check_dpgen_param, load_json, load_llzo_settings
+    from dpgen_llzo.config import check_dpgen_machine, check_dpgen_param, load_llzo_settings
     from dpgen_llzo.dispatch import ensure_interpreter_on_path, machine_section, relative_to_cwd, run_shell_tasks
     from dpgen_llzo.structures import build_structure
+    from dpgen_llzo.structures.common import check_init_structure
 
     ensure_interpreter_on_path()
     param_path, machine_path = Path(param_path), Path(machine_path)
     settings = load_llzo_settings(param_path)
     param = check_dpgen_param(param_path)
-    machine = machine_section(load_json(machine_path), "fp", machine_path)
+    machine = machine_section(check_dpgen_machine(machine_path), "fp", machine_path)
     init, labeler, type_map = settings["init"], settings["labeler"], list(param["type_map"])
     if not init["systems"]:
         raise UserInputError(f"{param_path}: _dpgen_llzo/init/systems is empty")
     tasks = plan_init_tasks(init)
     check_param_matches_plan(param, init, tasks, param_path)
 
-    if copy_templates():
-        log.info("copied the bundled templates/ into the work directory")
     out = Path(init["output"])
     tasks_dir = out / TASKS_DIR
     structures = {}
-    for system in init["systems"]:
-        structure = build_structure(system["generator"], seed=system["seed"], supercell=system["supercell"], **system["params"])
+    for index, system in enumerate(init["systems"]):  # build and check every cell before writing any
+        where = f"{param_path}: _dpgen_llzo/init/systems[{index}] ({system['name']})"
+        try:
+            structure = build_structure(system["generator"], seed=system["seed"], supercell=system["supercell"], **system["params"])
+        except UserInputError as error:
+            raise UserInputError(f"{where}: {error}") from None
+        check_init_structure(structure, type_map, where)
         structures[system["name"]] = structure
+    if copy_templates():
+        log.info("copied the bundled templates/ into the work directory")
+    for system in init["systems"]:
+        structure = structures[system["name"]]
         (out / system["name"]).mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / system["name"] / "POSCAR", structure.to(fmt="poscar"))
         log.info("system %s: %s (%d atoms)", system["name"], structure.composition.formula, len(structure))

@@ -99,6 +99,7 @@ def load_dpgen_inputs(param_file: str | os.PathLike, machine_file: str | os.Path
     UserInputError
         If DP-GEN's schema rejects the param (message on one line).
     """
+    from dpgen_llzo.config import check_dpgen_machine
     from dpgen.generator.run import (
         convert_mdata,
         load_file,
@@ -121,6 +122,7 @@ def load_dpgen_inputs(param_file: str | os.PathLike, machine_file: str | os.Path
     for key in ("pretty_print",):
         if jdata.get(key):
             log.warning("%s: %s is ignored by dpgen-llzo run (use dpgen run for it)", param_file, key)
+    check_dpgen_machine(machine_file)  # one-line errors for what dpdispatcher would trip on later
     mdata = load_file(str(machine_file))
     if mdata.get("handlers"):
         log.warning("%s: 'handlers' (e-mail notification) is ignored by dpgen-llzo run", machine_file)

@@ -15,6 +15,8 @@ Generators shipped here:
     The fully ordered I4_1/acd phase (:mod:`.tetragonal`).
 ``dimer``
     Two atoms in a large box, for two-body scans (:mod:`.dimer`).
+``file``
+    A cell read from a structure file: your own doped or defective cells (:mod:`.from_file`).
 
 The reference crystals of the building blocks are in :mod:`.references`, the grain-boundary
 cells in :mod:`.gb_cells`.
@@ -96,6 +98,6 @@ def build_structure(
 
 
 # Importing the generator modules fills the registry (they import STRUCTURES from here).
-from dpgen_llzo.structures import cubic, dimer, gb_cells, references, tetragonal  # noqa: E402,F401
+from dpgen_llzo.structures import cubic, dimer, from_file, gb_cells, references, tetragonal  # noqa: E402,F401
 
 __all__ = ["STRUCTURES", "build_structure", "generator_parameters"]

@@ -1,8 +1,8 @@
-"""Small helpers shared by the structure generators: argument checks and site ordering."""
+"""Small helpers shared by the structure generators: argument checks, site ordering, sanity of a cell."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -66,3 +66,53 @@ def sort_sites(structure: Structure) -> Structure:
         site_properties={k: [v[i] for i in order] for k, v in structure.site_properties.items()}
         or None,
     )
+
+
+#: Closest approach accepted in an init structure, Å. Real bonds in these oxides are above
+#: 1.5 Å and the two-body scans start at 1.0 Å (O–O); two sites closer than this are a
+#: duplicated atom or a broken file, and would give the teacher (or DFT) absurd forces.
+MIN_SEPARATION_A = 0.5
+
+
+def closest_pair(structure: Structure, within_A: float = MIN_SEPARATION_A) -> tuple[int, int, float] | None:
+    """The closest pair of sites (periodic images included) nearer than ``within_A``, or None.
+
+    Returns
+    -------
+    tuple or None
+        ``(i, j, distance_A)`` with ``i <= j`` (``i == j``: a site close to its own image).
+    """
+    centres, neighbours, _, distances = structure.get_neighbor_list(within_A)
+    if len(distances) == 0:
+        return None
+    k = int(np.argmin(distances))
+    i, j = sorted((int(centres[k]), int(neighbours[k])))
+    return i, j, float(distances[k])
+
+
+def check_init_structure(structure: Structure, type_map: Sequence[str], where: str) -> None:
+    """Refuse a structure with an element outside ``type_map`` or overlapping atoms.
+
+    Parameters
+    ----------
+    structure
+        The built cell.
+    type_map
+        Elements the potential knows (param.json ``type_map``).
+    where
+        Prefix of the message, e.g. ``"param.json: _dpgen_llzo/init/systems[2] (li2o)"``.
+
+    Raises
+    ------
+    UserInputError
+        One line naming the element, or the two atoms and their distance.
+    """
+    unknown = sorted({site.specie.symbol for site in structure} - set(type_map))
+    if unknown:
+        raise UserInputError(f"{where}: element {unknown[0]} is not in type_map {list(type_map)}")
+    pair = closest_pair(structure)
+    if pair is not None:
+        i, j, distance = pair
+        what = f"atom {i} ({structure[i].specie.symbol}) is {distance:.3f} Å from its own periodic image" if i == j else \
+            f"atoms {i} ({structure[i].specie.symbol}) and {j} ({structure[j].specie.symbol}) are {distance:.3f} Å apart"
+        raise UserInputError(f"{where}: {what} (overlapping; closest allowed {MIN_SEPARATION_A} Å)")
