@@ -19,6 +19,7 @@ from dpgen_llzo.errors import UserInputError
 from dpgen_llzo.gb.carving import (
     carve_environment,
     carve_frame,
+    atomic_model_devi_row,
     read_atomic_model_devi,
     select_carving_centres,
 )
@@ -176,6 +177,9 @@ def test_read_atomic_model_devi(tmp_path):
     steps, deviation = read_atomic_model_devi(str(path))
     assert steps.tolist() == [0, 10] and deviation.shape == (2, 3)
     assert deviation[1].tolist() == [0.8, 0.1, 0.2]
+    # the streamed reader gives the same row, and None for a step that is not there
+    assert atomic_model_devi_row(str(path), 10).tolist() == [0.8, 0.1, 0.2]
+    assert atomic_model_devi_row(str(path), 5) is None
     np.savetxt(path, table[:, :7])
     with pytest.raises(UserInputError, match="'atomic' keyword"):
         read_atomic_model_devi(str(path))

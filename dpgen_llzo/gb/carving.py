@@ -468,6 +468,44 @@ def _neighbour_vectors(
     return table
 
 
+def atomic_model_devi_row(path: str, step: int) -> np.ndarray | None:
+    """Per-atom force deviations (eV/Å) of one ``step`` of an ``atomic`` ``model_devi.out``, streamed.
+
+    Reads line by line and parses only the row of ``step`` (the last one, if a restart wrote it
+    twice), so a long exploration of a 2000-atom cell never sits in memory as a table.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``(n_atoms,)`` in LAMMPS id order; None when the step is not in the file.
+
+    Raises
+    ------
+    UserInputError
+        Missing file, or a row without per-atom columns.
+    """
+    found = None
+    try:
+        with open(path) as handle:
+            for line in handle:
+                head = line.split(None, 1)
+                if not head or head[0].startswith("#"):
+                    continue
+                try:
+                    if int(float(head[0])) == step:  # DeePMD writes integers; tables saved by hand may not
+                        found = line
+                except ValueError:
+                    continue
+    except OSError:
+        raise UserInputError(f"{path}: cannot read the model deviation file") from None
+    if found is None:
+        return None
+    values = np.array(found.split()[7:], dtype=float)
+    if values.size == 0:
+        raise UserInputError(f"{path}: no per-atom deviations; the pair_style deepmd line needs the 'atomic' keyword")
+    return values
+
+
 def read_atomic_model_devi(path: str) -> tuple[np.ndarray, np.ndarray]:
     """Steps and per-atom force deviations from a ``model_devi.out`` written with ``atomic``.
 

@@ -130,16 +130,15 @@ def per_atom_deviation(
     computed with ``DeepPot`` and the exploration's ``graph.*.pb`` (the parent directory of
     ``model_devi_task``).
     """
-    from dpgen_llzo.gb.carving import read_atomic_model_devi
+    from dpgen_llzo.gb.carving import atomic_model_devi_row
 
     out = Path(model_devi_task) / "model_devi.out"
     try:
-        steps, deviations = read_atomic_model_devi(str(out))
+        row = atomic_model_devi_row(str(out), step)  # streamed: one row in memory, not the table
     except UserInputError:
-        steps, deviations = np.zeros(0, int), np.zeros((0, 0))
-    rows = np.flatnonzero(steps == step)
-    if id_order and len(rows) and deviations.shape[1] == len(structure):
-        return deviations[int(rows[-1])], f"{out} (atomic, step {step})"
+        row = None
+    if id_order and row is not None and len(row) == len(structure):
+        return row, f"{out} (atomic, step {step})"
     graphs = sorted(Path(model_devi_task).parent.glob("graph.*.pb"))
     if len(graphs) < 2:
         raise UserInputError(f"{out}: no per-atom deviations for step {step} and fewer than two models to compute them")
