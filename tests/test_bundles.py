@@ -29,6 +29,7 @@ BUNDLES = [  # (param, machine) pairs shipped together
     (REPO / "param" / "demo" / "param.json", REPO / "machine" / "local.json"),
     (REPO / "param" / "demo" / "param-quick.json", REPO / "machine" / "local.json"),
     (VASP_PARAM, REPO / "machine" / "slurm.json"),
+    (REPO / "param" / "cp2k" / "param.json", REPO / "machine" / "local-cp2k.json"),
 ]
 
 
