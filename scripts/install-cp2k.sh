@@ -26,7 +26,7 @@ find_data() {
 fail() { echo "install-cp2k.sh: $*" >&2; exit 1; }
 
 if ! find_cp2k >/dev/null || ! find_data >/dev/null; then
-    [ "$(id -u)" -eq 0 ] || fail "cp2k is not installed and we are not root (run: apt-get install cp2k)"
+    [ "${EUID:-$(id -u)}" -eq 0 ] || fail "cp2k is not installed and we are not root (run: apt-get install cp2k)"
     command -v apt-get >/dev/null 2>&1 || fail "cp2k is not installed and there is no apt-get"
     export DEBIAN_FRONTEND=noninteractive
     log=$(mktemp)
