@@ -309,6 +309,8 @@ def test_production_init_with_the_teacher_labels_every_class(tmp_path, monkeypat
     from dpgen_llzo.init_data.runner import DatasetCount, frames_per_kind
 
     param = json.loads(PRODUCTION_PARAM.read_text())
+    assert param["_dpgen_llzo"]["labeler"]["name"] == "vasp"  # production labels with VASP ...
+    param["_dpgen_llzo"]["labeler"]["name"] = "chgnet"          # ... here with the embedded teacher
     param["_dpgen_llzo"]["init"] = _shrunk(param["_dpgen_llzo"]["init"])
     kept = training_datasets(plan_init_tasks(param["_dpgen_llzo"]["init"]))
     param["init_data_sys"] = [d for d in param["init_data_sys"] if d in kept]

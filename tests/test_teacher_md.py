@@ -89,3 +89,35 @@ def test_melt_quench_refuses_a_schedule_without_temperatures_or_samples():
         melt_quench_stages([], 10, 10, 5)
     with pytest.raises(ValueError, match="sample_every"):
         melt_quench_stages([3000.0], 10, 10, 0)
+
+
+def test_a_reference_failure_ends_the_run_and_keeps_the_earlier_snapshots(argon_crystal):
+    """A labeller failure mid-run (VASP without SCF convergence) stops the MD: the snapshots taken
+    before it are returned and the reason is reported; without a failure list it propagates."""
+    from ase.calculators.calculator import Calculator, all_changes
+
+    from dpgen_llzo.init_data.teacher_md import MDStage, teacher_md_stages
+    from dpgen_llzo.labelers import LabelingFailure
+
+    class FailsAfter(Calculator):
+        implemented_properties = ["energy", "forces", "stress"]
+
+        def __init__(self, calls):
+            super().__init__()
+            self.left, self.inner = calls, _calculator()
+
+        def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+            super().calculate(atoms, properties, system_changes)
+            self.left -= 1
+            if self.left < 0:
+                raise LabelingFailure("SCF not converged: the electronic loop stopped at NELM = 60")
+            self.inner.calculate(atoms, properties, system_changes)
+            self.results = dict(self.inner.results)
+
+    failures: list[str] = []
+    frames = teacher_md_stages(argon_crystal, FailsAfter(25), [MDStage(30.0, 40, 10)], timestep_fs=5.0,
+                               friction_per_fs=0.01, seed=1, progress=False, failures=failures)
+    assert len(frames) == 2 and failures == ["SCF not converged: the electronic loop stopped at NELM = 60"]
+    with pytest.raises(LabelingFailure):
+        teacher_md_stages(argon_crystal, FailsAfter(25), [MDStage(30.0, 40, 10)], timestep_fs=5.0,
+                          friction_per_fs=0.01, seed=1, progress=False)

@@ -47,7 +47,7 @@ def run_teacher_md(args: argparse.Namespace) -> int:
 
     from dpgen_llzo.config import load_json
     from dpgen_llzo.init_data.teacher_md import MDStage, teacher_md_stages
-    from dpgen_llzo.labelers import get_labeler
+    from dpgen_llzo.labelers import LABELERS, get_labeler
     from dpgen_llzo.labelers.cli import EXIT_REJECTED
     from dpgen_llzo.labelers.labelling import aligned_atom_types, labelled_system, write_deepmd_npy
 
@@ -55,13 +55,17 @@ def run_teacher_md(args: argparse.Namespace) -> int:
     spec = load_json(task_path)
     atoms = read(task_path.parent / "POSCAR", format="vasp")
     labeler_settings = spec["labeler"]
-    labeler = get_labeler(labeler_settings["name"], device=labeler_settings["device"])
+    labeler = get_labeler(labeler_settings["name"], device=labeler_settings["device"],
+                          **LABELERS.get(labeler_settings["name"]).md_options)
     if "stages" in spec:  # a temperature schedule (melt_quench)
         stages = [MDStage(float(t), int(n), int(every)) for t, n, every in spec["stages"]]
     else:
         stages = [MDStage(spec["temperature_K"], spec["n_steps"], spec["sample_every"])]
+    failures: list[str] = []
     frames = teacher_md_stages(atoms, labeler.calculator(), stages, timestep_fs=spec["timestep_fs"],
-                               friction_per_fs=spec["friction_per_fs"], seed=spec["seed"])
+                               friction_per_fs=spec["friction_per_fs"], seed=spec["seed"], failures=failures)
+    for reason in failures:  # the run stopped there: that snapshot and the later ones are lost
+        print(f"rejected frame {len(frames)}: {reason}", file=sys.stderr)
     names = sorted(set(atoms.get_chemical_symbols()), key=atoms.get_chemical_symbols().index)
     types = [names.index(s) for s in atoms.get_chemical_symbols()]
     atom_types = aligned_atom_types(names, types, spec["type_map"])

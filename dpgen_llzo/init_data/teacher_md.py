@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from dpgen_llzo.labelers.base import LabelingFailure
 from dpgen_llzo.labelers.labelling import LabelledFrame, label_atoms
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ def teacher_md_stages(
     friction_per_fs: float,
     seed: int,
     progress: bool = True,
+    failures: list[str] | None = None,
 ) -> list[LabelledFrame]:
     """Run Langevin NVT MD through ``stages`` (one continuous trajectory) and return labelled snapshots.
 
@@ -139,6 +141,10 @@ def teacher_md_stages(
         Seed of the initial velocities and of the Langevin noise.
     progress
         Log one line per snapshot (and one at the end of each unsampled stage).
+    failures
+        If given, a :class:`~dpgen_llzo.labelers.base.LabelingFailure` of the reference (a VASP
+        step without SCF convergence) ends the run: its reason is appended here and the frames
+        sampled so far are returned. If None, the failure propagates.
     """
     from ase import units
     from ase.constraints import FixCom
@@ -162,6 +168,17 @@ def teacher_md_stages(
         rng=rng,
     )
     frames: list[LabelledFrame] = []
+    try:
+        _run_stages(dynamics, atoms, stages, frames, progress)
+    except LabelingFailure as failure:
+        if failures is None:
+            raise
+        failures.append(str(failure))
+        log.warning("MD stopped after %d snapshots: %s", len(frames), failure)
+    return frames
+
+
+def _run_stages(dynamics, atoms, stages: Sequence[MDStage], frames: list[LabelledFrame], progress: bool) -> None:
     total = sum(stage.n_samples for stage in stages)
     step = 0
     for stage in stages:
@@ -184,4 +201,3 @@ def teacher_md_stages(
         if rest:
             dynamics.run(rest)
             step += rest
-    return frames

@@ -26,6 +26,8 @@ class Labeler:
     """
 
     name: ClassVar[str] = ""
+    #: Extra options when the labeler drives MD (``dpgen-llzo teacher-md``), e.g. keep VASP's WAVECAR.
+    md_options: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **options: Any) -> None:
         self.options = options
@@ -48,6 +50,13 @@ class Labeler:
 def get_labeler(name: str, **options: Any) -> Labeler:
     """Instantiate the labeler registered under ``name`` with ``options``."""
     return LABELERS.get(name)(**options)
+
+
+class LabelingFailure(RuntimeError):
+    """The reference could not label this frame (no output, SCF not converged); the message says why.
+
+    Labelling loops record it as a :class:`FrameRejection` and go on with the next frame.
+    """
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dpgen_llzo.labelers.base import (
     DEFAULT_MAX_FORCE_EV_A,
     FrameRejection,
     Labeler,
+    LabelingFailure,
     screen_frame,
 )
 
@@ -163,13 +164,22 @@ def label_system(
     atom_types = aligned_atom_types(system["atom_names"], system["atom_types"], type_map)
     symbols = [type_map[t] for t in atom_types]
     calculator = labeler.calculator()
-    frames = []
+    frames, labelled_indices, failures = [], [], []
     indices = range(system.get_nframes())
     for index in tqdm(indices, desc=f"labelling ({labeler.name})", disable=not progress or len(indices) < 2):
         atoms = Atoms(symbols=symbols, positions=system["coords"][index], cell=system["cells"][index], pbc=not system.nopbc)
         atoms.calc = calculator
-        frames.append(label_atoms(atoms))
-    return labelled_system(frames, atom_types, type_map, max_force)
+        try:
+            frames.append(label_atoms(atoms))
+        except LabelingFailure as failure:
+            log.warning("frame %d not labelled: %s", index, failure)
+            failures.append(FrameRejection(index, str(failure)))
+            continue
+        labelled_indices.append(index)
+    labeled, rejections = labelled_system(frames, atom_types, type_map, max_force) if frames else (None, [])
+    # rejections count frames of the labelled list: give them their index in the input
+    rejections = [FrameRejection(labelled_indices[r.frame_index], r.reason) for r in rejections]
+    return labeled, sorted(failures + rejections, key=lambda r: r.frame_index)
 
 
 def write_deepmd_npy(labeled, output: str | os.PathLike, set_size: int = 5000) -> Path:
