@@ -19,6 +19,7 @@ from dpgen_llzo.init_data.plan import TRAINING_KINDS
 from dpgen_llzo.init_data.runner import SUMMARY_FILE
 from dpgen_llzo.loop.carve_fp import CARVED_FROM
 from dpgen_llzo.loop.exploration_faults import read_exploration_faults, summary_line
+from dpgen_llzo.loop.fp_faults import read_fp_faults
 from dpgen_llzo.loop.gb_stage import STAGE_FILE
 from dpgen_llzo.loop.record import NOT_STARTED, STEP_NAMES, is_done, read_record
 
@@ -51,6 +52,7 @@ class IterationStatus:
     coverage: float | None
     coverage_passes: bool | None
     exploration_faults: dict[str, Any] | None = None  # exploration_faults.json (None: not screened)
+    fp_faults: dict[str, Any] | None = None  # fp_faults.json: labelling runs set aside (None: not screened)
 
 
 @dataclass
@@ -134,6 +136,7 @@ def iteration_status(iteration_dir: Path, position: tuple[int, int]) -> Iteratio
         coverage=report.get("fraction"),
         coverage_passes=report.get("passes"),
         exploration_faults=read_exploration_faults(iteration_dir.parent, index),
+        fp_faults=read_fp_faults(iteration_dir.parent, index),
     )
 
 
@@ -206,6 +209,9 @@ def format_status(status: WorkdirStatus) -> str:
     for it in status.iterations:
         if it.exploration_faults and it.exploration_faults.get("n_faulty"):
             lines.append(f"exploration faults in iteration {it.iteration}: {summary_line(it.exploration_faults)}")
+        if it.fp_faults and it.fp_faults.get("n_set_aside"):
+            reasons = sorted(set(it.fp_faults["tasks"].values()))
+            lines.append(f"fp faults in iteration {it.iteration}: {it.fp_faults['n_set_aside']} labelling runs set aside ({'; '.join(reasons)})")
     if status.gb_stage:
         lines.append(f"GB stage: starts at iteration {status.gb_stage.get('gb_start_iteration')} ({status.gb_stage.get('reason', '')})")
     for job in status.unfinished_jobs:

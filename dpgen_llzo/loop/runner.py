@@ -251,6 +251,8 @@ def run_loop(
                     return _schedule_end(ii, context)
                 if jj == 6 and context.gb is not None and context.gb["carve"]:
                     _carve(ii, context, mdata)  # --- carving of large fp tasks (carve_fp.py)
+                if jj == 7:
+                    _screen_fp(ii, context)  # --- unconverged labels set aside (fp_faults.py)
                 if jj == 8 and context.augmentation["enabled"]:
                     _attach(ii)
                 record_iter(RECORD, ii, jj)
@@ -310,6 +312,15 @@ def _screen(ii: int, context: _Context) -> None:
         _say(f"iter {ii:06d}: exploration screening failed, going on without it: {exc}")
     else:
         _say(f"exploration faults in iteration {ii}: {summary_line(report)}")
+
+
+def _screen_fp(ii: int, context: _Context) -> None:
+    from dpgen_llzo.loop.fp_faults import screen_fp_outputs
+
+    report = screen_fp_outputs(".", ii, context.jdata.get("fp_style", ""))
+    if report["n_set_aside"]:
+        _say(f"fp faults in iteration {ii}: {report['n_set_aside']} of {report['n_tasks']} labelling runs set aside "
+             f"(e.g. {next(iter(report['tasks'].items()))[0]}: {next(iter(report['tasks'].values()))})")
 
 
 # --- GB stage and carving hooks (dpgen_llzo.loop.gb_stage) ---------------------------------
