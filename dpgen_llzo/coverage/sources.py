@@ -296,25 +296,39 @@ def _count_frames(system_dir: Path) -> int:
 def read_explored_frames(
     frames: Sequence[ExploredFrame], type_map: Sequence[str], max_frames: int, seed: int
 ) -> list[FrameBlock]:
-    """A seeded sample of at most ``max_frames`` explored frames, grouped by task."""
-    import dpdata
-
+    """A seeded sample of at most ``max_frames`` explored frames, grouped by task (only those frames parsed)."""
     chosen = [frames[i] for i in sample_indices(len(frames), max_frames, seed)]
     by_task: dict[Path, list[ExploredFrame]] = {}
     for frame in chosen:
         by_task.setdefault(frame.task, []).append(frame)
     blocks = []
     for task, task_frames in by_task.items():
-        systems = []
-        cache: dict[Path, Any] = {}
+        wanted: dict[Path, list[int]] = {}
         for frame in task_frames:
-            if frame.path not in cache:
-                cache[frame.path] = dpdata.System(str(frame.path), fmt="lammps/dump", type_map=list(type_map))
-            full = cache[frame.path]
-            systems.append(full.sub_system([frame.index]) if len(full) > 1 else full)
+            wanted.setdefault(frame.path, []).append(frame.index)
+        loaded = {path: _load_dump_frames(path, sorted(set(indices)), type_map) for path, indices in wanted.items()}
+        systems = []
+        for frame in task_frames:
+            positions, system = loaded[frame.path]
+            systems.append(system.sub_system([positions[frame.index]]) if len(system) > 1 else system)
         for block in _stack(systems, type_map, str(task), [f.step for f in task_frames]):
             blocks.append(block)
     return blocks
+
+
+def _load_dump_frames(path: Path, indices: list[int], type_map: Sequence[str]) -> tuple[dict[int, int], Any]:
+    """Frames ``indices`` (sorted, distinct) of a LAMMPS dump and where each sits in the system read.
+
+    dpdata's ``f_idx`` streams the file and parses only those frames (a merged
+    ``all.lammpstrj`` of a long large-cell run never sits in memory whole); a dpdata without
+    ``f_idx`` ignores it and returns every frame, then indexed as before.
+    """
+    import dpdata
+
+    system = dpdata.System(str(path), fmt="lammps/dump", type_map=list(type_map), f_idx=indices)
+    if len(system) == len(indices):
+        return {index: k for k, index in enumerate(indices)}, system
+    return {index: index for index in indices}, system
 
 
 def _stack(systems: list[Any], type_map: Sequence[str], source: str, frames: list[int]) -> list[FrameBlock]:
