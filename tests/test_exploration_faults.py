@@ -360,3 +360,78 @@ def test_real_deepmd_exploration_that_loses_every_atom(tmp_path, tiny_model):
 
     _, candidate, failed, _ = _select_by_model_devi_standard([str(task)], 0.0, 0.8, 1e10, 1e10, None, "lammps", 0)
     assert candidate and max(c for _, c in candidate) < entry["first_bad_step"] == min(c for _, c in failed)
+
+
+#: A ``model_devi.out`` with per-atom (``atomic``) columns: a comment and a blank line inside,
+#: a ``nan`` in a per-atom column only, ``-nan`` averages, and ragged rows (atoms lost, a short row).
+ATOMIC_TABLE = """\
+#       step         max_devi_v         min_devi_v         avg_devi_v         max_devi_f         min_devi_f         avg_devi_f atm_devi_f(N)
+           0       1.000000e-02       0.000000e+00       5.000000e-03       4.000000e-01       1.000000e-01       2.000000e-01 0.1 0.2 0.3 0.4 0.35
+          10       1.100000e-02       0.000000e+00       5.000000e-03       5.000000e-01       1.000000e-01       2.000000e-01 0.1 0.2 0.3 0.5 0.45
+# restarted
+          20       1.200000e-02       0.000000e+00       5.000000e-03       6.000000e-01       1.000000e-01       2.000000e-01 0.1 nan 0.3 0.6 0.55
+
+          30       1.300000e-02       0.000000e+00               -nan       0.000000e+00       0.000000e+00               -nan 0.0 0.0
+          40 0.02 0 0.01
+          50       1.400000e-02       0.000000e+00       5.000000e-03       4.000000e-01       1.000000e-01       2.000000e-01 0.1 0.2 0.3
+"""
+
+
+def whole_text_parse(text: str) -> tuple[list[str], list[tuple[int, np.ndarray, str]]]:
+    """The whole-text parse that screening used before it streamed: every row's values and line kept."""
+    comments, rows = [], []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            comments.append(line)
+        elif stripped:
+            values = np.array([float(x) for x in stripped.split()])
+            rows.append((int(values[0]), values[1:], line))
+    return comments, rows
+
+
+def test_the_streamed_parse_keeps_what_screening_needs_of_every_row(tmp_path):
+    from dpgen_llzo.loop.exploration_faults import parse_model_devi
+
+    path = tmp_path / "model_devi.out"
+    path.write_text(ATOMIC_TABLE)
+    with open(path) as handle:
+        comments, rows = parse_model_devi(handle, path)
+    reference_comments, reference = whole_text_parse(ATOMIC_TABLE)
+    assert comments == reference_comments == [ATOMIC_TABLE.splitlines()[0], "# restarted"]
+    assert [(r.step, r.width) for r in rows] == [(step, len(values)) for step, values, _ in reference]
+    assert [r.width for r in rows] == [11, 11, 11, 8, 3, 9]
+    for row, (_, values, _) in zip(rows, reference):
+        np.testing.assert_array_equal(np.array(row.devi), values[:6])
+        assert row.finite == bool(np.all(np.isfinite(values)))
+    assert [r.finite for r in rows] == [True, True, False, False, True, True]  # step 20: nan of one atom only
+    assert repr(parse_model_devi(ATOMIC_TABLE, path)) == repr((comments, rows))  # a whole text parses alike
+
+
+def test_a_streamed_rewrite_of_a_ragged_atomic_table_is_the_whole_text_one(tmp_path):
+    """Rows before the first bad step verbatim, the others marked with the first row's width, comments first."""
+    task = make_task(tmp_path, [0.4] * 6)
+    (task / "model_devi.out").write_text(ATOMIC_TABLE)
+    entry = screen_exploration(tmp_path, 0, JDATA)["tasks"][task.name]
+    assert (entry["reason"], entry["first_bad_step"], entry["frames_excluded"]) == ("non_finite_deviation", 20, 4)
+    comments, rows = whole_text_parse(ATOMIC_TABLE)
+    text = (task / "model_devi.out").read_text()
+    note = text.splitlines()[1]
+    assert note.startswith(f"{MARKER} non_finite_deviation from step 20;")
+    marked = "".join(f" {EXCLUDED_DEVIATION:21.6e}" for _ in range(11))
+    lines = [comments[0], note, *comments[1:]] + [line if step < 20 else f"{step:12d}{marked}" for step, _, line in rows]
+    assert text == "\n".join(lines) + "\n"
+    assert (task / "model_devi.out.orig").read_text() == ATOMIC_TABLE
+
+
+def test_dump_frames_are_read_one_at_a_time_as_split_traj_cuts_them(tmp_path):
+    from dpdata.formats.lammps.dump import split_traj
+
+    from dpgen_llzo.loop.exploration_faults import _dump_frames
+
+    sizes = [4, 4, 3, 4, 2]  # frames of different atom counts
+    path = tmp_path / "all.lammpstrj"
+    path.write_text("".join(dump_text(10 * i, ORTHO, GOOD[:n]) for i, n in enumerate(sizes)))
+    frames = split_traj(path.read_text().splitlines())
+    order = [1, 3, 4, 0, 2, 2, 7]  # forward, then back (the file is reopened), then past the end
+    assert list(_dump_frames((path, i) for i in order)) == [frames[i] for i in order[:-1]] + [None]

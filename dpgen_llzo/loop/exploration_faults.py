@@ -47,6 +47,12 @@ output and replaces a stale ``.orig``. ``iter.N/01.model_devi/exploration_faults
 holds the result (per faulty task: reason, first bad step, frames and candidate frames
 excluded; totals).
 
+Inputs are streamed: ``model_devi.out`` is parsed line by line keeping per row only the step,
+the six deviation columns, whether every column (per-atom ``atomic`` ones included) is finite
+and the column count; it is read again only for a faulty task (copied to ``.orig``, then
+rewritten line by line into a temporary file). Dump frames are read only where needed (the
+candidate frames, in step order), one at a time, also from a merged ``all.lammpstrj``.
+
 Not handled: path-integral runs (``model_devi01.out`` ...) and tasks with no
 ``model_devi.out``. Runs that stop on ``ERROR: Lost atoms`` (LAMMPS' default) make
 dpdispatcher fail the exploration step before this runs: the LAMMPS inputs need
@@ -58,16 +64,20 @@ keyword DeePMD aborts after the loss (``free(): invalid next size``, exit 250).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import shutil
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import asdict, dataclass
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dpgen_llzo.atomic_io import write_json_atomic, write_text_atomic
+from dpgen_llzo.atomic_io import _replace_with, write_json_atomic
 from dpgen_llzo.errors import UserInputError
 from dpgen_llzo.loop.exploration import _per_system
 
@@ -138,11 +148,27 @@ class Fault:
     detail: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Row:
-    line: str
+    """What screening keeps of one ``model_devi.out`` row (not its text nor its per-atom columns).
+
+    Attributes
+    ----------
+    step
+        MD step (first column).
+    devi
+        The first six columns after the step (``max/min/avg_devi_v``, ``max/min/avg_devi_f``;
+        fewer on a short row).
+    finite
+        Every column after the step is finite (per-atom ``atomic`` columns included).
+    width
+        Number of columns after the step.
+    """
+
     step: int
-    values: np.ndarray  # every column after the step
+    devi: tuple[float, ...]
+    finite: bool
+    width: int
 
 
 # --- pure detection -------------------------------------------------------------------------
@@ -154,8 +180,57 @@ def first_fault(faults: Iterable[Fault | None]) -> Fault | None:
     return min(found, key=lambda f: f.step) if found else None
 
 
-def parse_model_devi(text: str, source: str | os.PathLike = "model_devi.out") -> tuple[list[str], list[_Row]]:
-    """Comment lines and data rows of a ``model_devi.out`` (rows may differ in length).
+def text_lines(lines: str | Iterable[str]) -> Iterator[str]:
+    """The lines of a text as ``str.splitlines`` cuts them, one at a time.
+
+    Parameters
+    ----------
+    lines
+        A whole text, or the lines of a text file as iterating an open file gives them
+        (newlines kept; a file is then never held whole).
+
+    Yields
+    ------
+    str
+        Each line without its line break (empty for a blank line).
+    """
+    if isinstance(lines, str):
+        yield from lines.splitlines()
+        return
+    for raw in lines:
+        yield from raw.splitlines() or [raw]
+
+
+def parse_row(stripped: str) -> _Row:
+    """The :class:`_Row` of one ``model_devi.out`` data row (its stripped text).
+
+    Raises
+    ------
+    ValueError, OverflowError
+        A column that is not a number, or a step that is not finite.
+    """
+    values = [float(x) for x in stripped.split()]
+    step = int(values[0])
+    return _Row(step, tuple(values[1:7]), all(map(math.isfinite, values[1:])), len(values) - 1)
+
+
+def parse_model_devi(lines: str | Iterable[str], source: str | os.PathLike = "model_devi.out") -> tuple[list[str], list[_Row]]:
+    """Comment lines and data rows of a ``model_devi.out`` (rows may differ in length), streamed.
+
+    Parameters
+    ----------
+    lines
+        The file's text, or better an open file (read line by line: only one row's text
+        and per-atom values are in memory at a time).
+    source
+        Name for error messages.
+
+    Returns
+    -------
+    comments : list of str
+        The ``#`` lines, in file order.
+    rows : list of _Row
+        Step, first six deviations, all-finite flag and width of each data row.
 
     Raises
     ------
@@ -163,7 +238,7 @@ def parse_model_devi(text: str, source: str | os.PathLike = "model_devi.out") ->
         A row that is not numbers (``nan``/``inf`` are numbers here).
     """
     comments, rows = [], []
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text_lines(lines), 1):
         stripped = line.strip()
         if not stripped:
             continue
@@ -171,11 +246,9 @@ def parse_model_devi(text: str, source: str | os.PathLike = "model_devi.out") ->
             comments.append(line)
             continue
         try:
-            values = np.array([float(x) for x in stripped.split()])
-            step = int(values[0])
+            rows.append(parse_row(stripped))
         except (ValueError, OverflowError):
             raise UserInputError(f"{source}: line {number}: not a row of numbers: {stripped[:60]!r}") from None
-        rows.append(_Row(line, step, values[1:]))
     return comments, rows
 
 
@@ -183,13 +256,13 @@ def deviation_faults(rows: Sequence[_Row], f_trust_hi: float, blowup_factor: flo
     """First row with a non-finite value or ``max_devi_f >= blowup_factor * f_trust_hi``."""
     level = blowup_factor * f_trust_hi
     for row in rows:
-        if not np.all(np.isfinite(row.values)):
+        if not row.finite:
             return Fault("non_finite_deviation", row.step, f"non-finite value in model_devi.out at step {row.step}")
-        if len(row.values) > 3 and row.values[3] >= level:
+        if row.width > 3 and row.devi[3] >= level:
             return Fault(
                 "deviation_blowup",
                 row.step,
-                f"max_devi_f {row.values[3]:.3g} eV/A >= {blowup_factor:g} x trust_hi {f_trust_hi:g} at step {row.step}",
+                f"max_devi_f {row.devi[3]:.3g} eV/A >= {blowup_factor:g} x trust_hi {f_trust_hi:g} at step {row.step}",
             )
     return None
 
@@ -362,8 +435,8 @@ def read_dump_frame(lines: Sequence[str], source: str | os.PathLike = "dump") ->
 
 def candidate_mask(rows: Sequence[_Row], levels: Mapping[str, float], skip: int, adaptive: bool = False) -> np.ndarray:
     """Rows make_fp could pick: step >= skip and a deviation in ``[lo, hi)`` (below ``hi`` when ``adaptive``)."""
-    f = np.array([r.values[3] if len(r.values) > 3 else np.nan for r in rows])
-    v = np.array([r.values[0] if len(r.values) else np.nan for r in rows])
+    f = np.array([r.devi[3] if r.width > 3 else np.nan for r in rows])
+    v = np.array([r.devi[0] if r.width else np.nan for r in rows])
     steps = np.array([r.step for r in rows])
     with np.errstate(invalid="ignore"):
         if adaptive:
@@ -373,20 +446,39 @@ def candidate_mask(rows: Sequence[_Row], levels: Mapping[str, float], skip: int,
     return window & (steps >= skip)
 
 
-def exclude_rows(comments: Sequence[str], rows: Sequence[_Row], fault: Fault) -> str:
-    """``model_devi.out`` text with every row from ``fault.step`` on set to :data:`EXCLUDED_DEVIATION`."""
-    width = len(rows[0].values) if rows else 6
-    note = (
+def exclude_rows(lines: str | Iterable[str], comments: Sequence[str], fault: Fault, width: int) -> Iterator[str]:
+    """Lines of ``model_devi.out`` with every row from ``fault.step`` on set to :data:`EXCLUDED_DEVIATION`.
+
+    Parameters
+    ----------
+    lines
+        The original ``model_devi.out`` (its text or, streamed, its open file).
+    comments
+        Its ``#`` lines (:func:`parse_model_devi`): the first, then the :data:`MARKER` note,
+        then the others head the result.
+    fault
+        The task's first fault.
+    width
+        Deviation columns of an excluded row (the first row's, so that the table stays square).
+
+    Yields
+    ------
+    str
+        The rewritten file's lines, without line breaks; earlier rows verbatim, blank lines dropped.
+    """
+    yield from comments[:1]
+    yield (
         f"{MARKER} {fault.reason} from step {fault.step}; deviations of the rows from that step on set to "
         f"{EXCLUDED_DEVIATION:g} (failed, never labelled); original in {ORIGINAL}"
     )
-    lines = list(comments[:1]) + [note] + list(comments[1:])
-    for row in rows:
-        if row.step < fault.step:
-            lines.append(row.line)
-        else:
-            lines.append(f"{row.step:12d}" + "".join(f" {EXCLUDED_DEVIATION:21.6e}" for _ in range(width)))
-    return "\n".join(lines) + "\n"
+    yield from comments[1:]
+    excluded = "".join(f" {EXCLUDED_DEVIATION:21.6e}" for _ in range(width))
+    for line in text_lines(lines):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        step = int(float(stripped.split(None, 1)[0]))
+        yield line if step < fault.step else f"{step:12d}" + excluded
 
 
 def _unique_steps(rows: Sequence[_Row]) -> list[int]:
@@ -420,20 +512,70 @@ class TaskScreen:
         }
 
 
-def _is_rewritten(text: str) -> bool:
-    return text.startswith(MARKER) or f"\n{MARKER}" in text
+@dataclass(frozen=True)
+class _Table:
+    """The LAMMPS-written ``model_devi.out`` of a task, as screening parsed it.
+
+    Attributes
+    ----------
+    rewritten
+        ``model_devi.out`` is our rewrite (has a :data:`MARKER` line): the rows are those of
+        ``model_devi.out.orig``.
+    comments, rows
+        :func:`parse_model_devi` of the LAMMPS-written file.
+    """
+
+    rewritten: bool
+    comments: list[str]
+    rows: list[_Row]
 
 
-def _original(task: Path) -> tuple[str, Path]:
-    """Text and path of the LAMMPS-written ``model_devi.out``: the ``.orig`` when the current file is our rewrite."""
+class _UntilMarker:
+    """The lines of an open text file up to its first :data:`MARKER` line; ``found`` tells whether there is one."""
+
+    def __init__(self, handle: Iterable[str]) -> None:
+        self._handle = handle
+        self.found = False
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._handle:
+            if line.startswith(MARKER):
+                self.found = True
+                return
+            yield line
+
+    def rest_has_marker(self) -> bool:
+        """Read on (without keeping anything) to tell whether a marker line follows."""
+        self.found = self.found or any(line.startswith(MARKER) for line in self._handle)
+        return self.found
+
+
+def _read_original(task: Path) -> _Table:
+    """Parse the LAMMPS-written ``model_devi.out`` of a task, streamed: the ``.orig`` when the current file is our rewrite.
+
+    A fresh LAMMPS output is read once; our rewrite only up to its marker line (second line).
+
+    Raises
+    ------
+    UserInputError
+        A row that is not numbers, or a rewrite whose ``.orig`` is missing.
+    """
     current = task / "model_devi.out"
-    text = current.read_text()
-    if _is_rewritten(text):
-        original = task / ORIGINAL
-        if not original.is_file():
-            raise UserInputError(f"{current}: rewritten by exploration screening but {ORIGINAL} is missing")
-        return original.read_text(), original
-    return text, current
+    with open(current) as handle:
+        watch = _UntilMarker(handle)
+        try:
+            comments, rows = parse_model_devi(watch, current)
+        except UserInputError:
+            if not watch.rest_has_marker():
+                raise
+    if not watch.found:
+        return _Table(False, comments, rows)
+    original = task / ORIGINAL
+    if not original.is_file():
+        raise UserInputError(f"{current}: rewritten by exploration screening but {ORIGINAL} is missing")
+    with open(original) as handle:
+        comments, rows = parse_model_devi(handle, original)
+    return _Table(True, comments, rows)
 
 
 def _dump_headers(path: Path) -> list[tuple[int, int]]:
@@ -488,10 +630,18 @@ def screen_task(
     adaptive
         ``model_devi_adapt_trust_lo``: every frame below ``hi`` may be a candidate.
     """
-    task = Path(task)
+    found = _screen_task(Path(task), levels, skip, adaptive, thresholds)
+    return found[0] if found is not None else None
+
+
+def _screen_task(
+    task: Path, levels: Mapping[str, float], skip: int, adaptive: bool, thresholds: Thresholds
+) -> tuple[TaskScreen, _Table] | None:
+    """:func:`screen_task`, with the parsed ``model_devi.out`` that :func:`_apply` needs."""
     if not (task / "model_devi.out").is_file():
         return None
-    comments, rows = parse_model_devi(*_original(task))
+    table = _read_original(task)
+    rows = table.rows
     faults: list[Fault | None] = [deviation_faults(rows, levels["f_hi"], thresholds.blowup_factor)]
 
     frames = _trajectory(task)
@@ -523,10 +673,10 @@ def screen_task(
     fault = first_fault(found)
     steps = _unique_steps(rows)
     if fault is None:
-        return TaskScreen(task.name, None, (), len(steps), 0, 0)
+        return TaskScreen(task.name, None, (), len(steps), 0, 0), table
     mask = candidate_mask(rows, levels, skip, adaptive)
     candidates = {r.step for r, m in zip(rows, mask) if m and r.step >= fault.step}
-    return TaskScreen(task.name, fault, found, len(steps), sum(s >= fault.step for s in steps), len(candidates))
+    return TaskScreen(task.name, fault, found, len(steps), sum(s >= fault.step for s in steps), len(candidates)), table
 
 
 def _distance_fault(
@@ -541,41 +691,146 @@ def _distance_fault(
     """First candidate frame (before ``limit``) with two atoms closer than ``floor``."""
     mask = candidate_mask(rows, levels, skip, adaptive)
     wanted = sorted({r.step for r, m in zip(rows, mask) if m and (limit is None or r.step < limit)})
-    from dpdata.formats.lammps.dump import split_traj
-
     where = {step: (path, index) for step, path, index in frames}
-    cache: dict[Path, list[list[str]]] = {}
-    for step in wanted:
-        if step not in where:
-            continue
-        path, index = where[step]
-        if path not in cache:
-            cache[path] = split_traj(path.read_text().splitlines()) or []
-        if index >= len(cache[path]):
-            raise UserInputError(f"{path}: frame {index} (step {step}) missing")
-        cell, coords, pbc = read_dump_frame(cache[path][index], f"{path}: frame {index}")
-        distance = short_contact(cell, coords, pbc, floor)
-        if distance is not None:
-            return Fault("short_distance", step, f"two atoms {distance:.3f} A apart (< {floor:g} A) in the dump frame at step {step}")
+    requests = [(step, *where[step]) for step in wanted if step in where]
+    with closing(_dump_frames((path, index) for _, path, index in requests)) as dumps:
+        for (step, path, index), lines in zip(requests, dumps):
+            if lines is None:
+                raise UserInputError(f"{path}: frame {index} (step {step}) missing")
+            cell, coords, pbc = read_dump_frame(lines, f"{path}: frame {index}")
+            distance = short_contact(cell, coords, pbc, floor)
+            if distance is not None:
+                return Fault("short_distance", step, f"two atoms {distance:.3f} A apart (< {floor:g} A) in the dump frame at step {step}")
     return None
 
 
-def _apply(task: Path, screen: TaskScreen) -> None:
-    """Rewrite (or restore) ``model_devi.out`` of one task after screening; original kept as ``.orig``."""
+def is_timestep_line(line: str) -> bool:
+    """An ``ITEM: TIMESTEP`` header: where dpdata's ``split_traj`` starts a dump frame."""
+    return line.lstrip().startswith("ITEM: TIMESTEP")
+
+
+class _DumpCursor:
+    """One LAMMPS dump file read forward, a frame at a time.
+
+    Frame ``i`` is cut as dpdata's ``split_traj`` cuts it: from the ``i``-th ``ITEM: TIMESTEP``
+    line to the next one (then ``split_traj`` itself trims it). Only the requested frame's
+    lines are kept; a frame behind the read position reopens the file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: Any = None
+        self._ahead: tuple[int, str] | None = None  # index and header line of the next frame, body unread
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def _restart(self) -> None:
+        self.close()
+        self._handle = open(self.path)
+        self._lines = text_lines(self._handle)
+        self._seen = 0
+        self._advance()
+
+    def _advance(self, body: list[str] | None = None) -> None:
+        """Read to the next ``ITEM: TIMESTEP`` line (the lines before it go to ``body``); it becomes ``_ahead``."""
+        self._ahead = None
+        for line in self._lines:
+            if is_timestep_line(line):
+                self._ahead = (self._seen, line)
+                self._seen += 1
+                return
+            if body is not None:
+                body.append(line)
+
+    def frame(self, index: int) -> list[str] | None:
+        """Lines of frame ``index`` (0-based; as ``split_traj(all lines)[index]``), ``None`` past the last frame."""
+        from dpdata.formats.lammps.dump import split_traj
+
+        if self._ahead is None or self._ahead[0] > index:
+            self._restart()
+        while self._ahead is not None and self._ahead[0] < index:
+            self._advance()
+        if self._ahead is None:
+            return None
+        lines = [self._ahead[1]]
+        self._advance(lines)
+        return (split_traj(lines) or [lines])[0]
+
+
+def _dump_frames(requests: Iterable[tuple[Path, int]]) -> Iterator[list[str] | None]:
+    """Lines of the dump frame of each ``(file, frame index)`` request, in order, one frame in memory at a time.
+
+    Yields ``None`` for a frame the file does not have. Each file is read forward (once for
+    requests in file order); one file is open at a time.
+    """
+    cursor: _DumpCursor | None = None
+    try:
+        for path, index in requests:
+            if cursor is None or cursor.path != path:
+                if cursor is not None:
+                    cursor.close()
+                cursor = _DumpCursor(path)
+            yield cursor.frame(index)
+    finally:
+        if cursor is not None:
+            cursor.close()
+
+
+def _copy_text_atomic(source: Path, target: Path) -> None:
+    """Copy a text file (streamed, newlines normalised as ``read_text``/``write_text`` would) over ``target`` atomically."""
+
+    def write(temporary: str) -> None:
+        with open(source) as reader, open(temporary, "w") as writer:
+            shutil.copyfileobj(reader, writer)
+
+    _replace_with(target, write)
+
+
+def _write_lines_atomic(target: Path, lines: Iterable[str]) -> None:
+    """Write ``lines`` (each followed by a newline), streamed, over ``target`` atomically."""
+
+    def write(temporary: str) -> None:
+        with open(temporary, "w") as writer:
+            writer.writelines(f"{line}\n" for line in lines)
+
+    _replace_with(target, write)
+
+
+def _same_text(path: Path, lines: Iterable[str]) -> bool:
+    """Whether the text file ``path`` reads as ``lines``, each followed by a newline (compared streamed)."""
+    with open(path) as handle:
+        return all(a == b for a, b in zip_longest(handle, (f"{line}\n" for line in lines)))
+
+
+def _apply(task: Path, screen: TaskScreen, table: _Table) -> None:
+    """Rewrite (or restore) ``model_devi.out`` of one task after screening; original kept as ``.orig``.
+
+    Streamed: the original is copied to ``.orig`` (a fresh LAMMPS output only) and read
+    again line by line to write the marked rows to a temporary file that replaces
+    ``model_devi.out``; a healthy fresh task is not read again.
+    """
     out, original = task / "model_devi.out", task / ORIGINAL
-    text = out.read_text()
-    rewritten = _is_rewritten(text)
     if screen.fault is None:
-        if rewritten:  # thresholds changed since: give DP-GEN the original back, keep the copy
-            write_text_atomic(out, original.read_text())
+        if table.rewritten:  # thresholds changed since: give DP-GEN the original back, keep the copy
+            _copy_text_atomic(original, out)
         return
-    if not rewritten:
-        write_text_atomic(original, text)
-    source = original.read_text()
-    comments, rows = parse_model_devi(source, original)
-    new = exclude_rows(comments, rows, screen.fault)
-    if new != text:
-        write_text_atomic(out, new)
+    if not table.rewritten:
+        _copy_text_atomic(out, original)
+    width = table.rows[0].width if table.rows else 6
+    fault = screen.fault
+
+    def rewritten() -> Iterator[str]:
+        with open(original) as handle:
+            yield from exclude_rows(handle, table.comments, fault, width)
+
+    if table.rewritten:  # a resumed run: leave an identical rewrite alone
+        with closing(rewritten()) as lines:
+            if _same_text(out, lines):
+                return
+    _write_lines_atomic(out, rewritten())
 
 
 # --- one iteration ----------------------------------------------------------------------------
@@ -643,9 +898,10 @@ def screen_exploration(
     screens = []
     for task in tasks:
         levels = trust_levels(job, jdata, int(_TASK.search(task.name).group(1)))
-        screen = screen_task(task, levels, skip=skip, adaptive=adaptive, thresholds=thresholds)
-        if screen is not None:
-            _apply(task, screen)
+        found = _screen_task(task, levels, skip, adaptive, thresholds)
+        if found is not None:
+            screen, table = found
+            _apply(task, screen, table)
             screens.append(screen)
     faulty = [s for s in screens if s.fault is not None]
     by_reason: dict[str, int] = {}
