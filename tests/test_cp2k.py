@@ -270,3 +270,12 @@ def test_dpgen_cp2k_fp_labels_li2o(cp2k, tmp_path, monkeypatch, capsys):
             f"dE {rise.round(5).tolist()} eV, F_x(moved Li) {f_moved[:, 0].round(4).tolist()} eV/A, "
             f"max |sum F| {np.abs(forces.sum(axis=1)).max():.1e} eV/A"
         )
+
+
+def test_dpgen_llzo_run_supplies_the_pp_keys_dpgen_014_cp2k_needs():
+    """make_fp_cp2k reads fp_pp_path/fp_pp_files, which DP-GEN 0.14's cp2k schema refuses: our loop adds them."""
+    from dpgen_llzo.loop.runner import load_dpgen_inputs
+
+    repo = Path(__file__).resolve().parents[1]
+    jdata, _ = load_dpgen_inputs(repo / "param" / "cp2k" / "param.json", repo / "machine" / "local-cp2k.json")
+    assert jdata["fp_style"] == "cp2k" and jdata["fp_pp_path"] == "." and jdata["fp_pp_files"] == []

@@ -113,6 +113,11 @@ def load_dpgen_inputs(param_file: str | os.PathLike, machine_file: str | os.Path
         jdata = normalize(run_jdata_arginfo(), load_file(str(param_file)))
     except (KeyError, ValueError, TypeError) as exc:  # dargs errors derive from these
         raise UserInputError(f"{param_file}: dpgen run schema: {exc}") from None
+    if jdata.get("fp_style") == "cp2k":
+        # DP-GEN 0.14's make_fp_cp2k reads fp_pp_path/fp_pp_files, which its cp2k schema refuses
+        # (deepmodeling/dpgen#1754); CP2K finds its basis and potential files itself.
+        jdata.setdefault("fp_pp_path", ".")
+        jdata.setdefault("fp_pp_files", [])
     update_mass_map(jdata)
     use_ele_temp = jdata.get("use_ele_temp", 0)
     if use_ele_temp == 1:
