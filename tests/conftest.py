@@ -15,6 +15,24 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture
+def fast_job_polls(monkeypatch):
+    """dpdispatcher checks job states every 1 s instead of DP-GEN's 30 s in this process.
+
+    Only the polling interval changes (the submission hash does not depend on it): DP-GEN's
+    steps, the jobs and their recovery are the real ones, minus up to 30 s of idle waiting per step.
+    """
+    from dpdispatcher.submission import Submission
+
+    original = Submission.run_submission
+
+    def run_submission(self, *args, **kwargs):
+        kwargs.setdefault("check_interval", 1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Submission, "run_submission", run_submission)
+
+
 @pytest.fixture(scope="session")
 def tetragonal_poscar(tmp_path_factory) -> Path:
     """POSCAR of the ordered tetragonal LLZO cell (192 atoms, experimental a and c)."""

@@ -42,7 +42,7 @@ def work_root(tmp_path: Path, model: Path, **param) -> Path:
     return tmp_path / "autotest.json"
 
 
-def test_quick_run_writes_dpgen_layout_and_a_filled_report(tmp_path, demo_model):
+def test_quick_run_writes_dpgen_layout_and_a_filled_report(tmp_path, demo_model, fast_job_polls):
     path = work_root(tmp_path, demo_model, structures=["confs/llzo-cubic"], relaxation={
         "cal_setting": {"ftol": 1e-4, "maxiter": 300, "maxeval": 3000}, "reference": {"type": "none"}}, properties=[
         {"type": "eos", "vol_start": 0.97, "vol_end": 1.04, "vol_step": 0.02,
@@ -117,7 +117,7 @@ def test_rdf_of_a_perfect_crystal_through_lammps(tmp_path, demo_model):
         assert row["dp"][pair]["first_peak_A"] == pytest.approx(distance, abs=0.02), pair
 
 
-def test_dp_relaxation_of_cubic_llzo_within_one_percent_of_the_teacher(tmp_path, demo_model):
+def test_dp_relaxation_of_cubic_llzo_within_one_percent_of_the_teacher(tmp_path, demo_model, fast_job_polls):
     """dpgen's relaxation with the DP vs CHGNet (FrechetCellFilter + FIRE) on the same cubic cell."""
     path = work_root(tmp_path, demo_model, structures=["confs/llzo-cubic"], relaxation={
         "cal_setting": {"ftol": 1e-4, "maxiter": 500, "maxeval": 5000},

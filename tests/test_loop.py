@@ -230,7 +230,7 @@ def tiny_loop_param(path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_real_loop_stops_on_coverage_and_stock_dpgen_takes_over(tmp_path, monkeypatch, capsys):
+def test_real_loop_stops_on_coverage_and_stock_dpgen_takes_over(tmp_path, monkeypatch, capsys, fast_job_polls):
     param = tiny_loop_param(tmp_path / "param.json")
     work = tmp_path / "work"
     work.mkdir()

@@ -141,11 +141,11 @@ def test_dpgen_iteration_through_slurm(slurm_cluster, tmp_path, monkeypatch):
     assert main(["init", str(param), str(MACHINE)]) == 0
     _timing("dpgen-llzo init", time.monotonic() - start)
 
-    dpgen = Path(sys.executable).parent / "dpgen"
     log = open(work / "dpgen-run.out", "w")
     start = time.monotonic()
+    # exactly `dpgen run PARAM MACHINE`, with dpdispatcher polling squeue every 2 s instead of 30 s
     proc = subprocess.Popen(
-        [str(dpgen), "run", str(param), str(MACHINE)],
+        [sys.executable, str(Path(__file__).with_name("kill_harness.py")), "dpgen", str(param), str(MACHINE), "--poll", "2"],
         cwd=work, stdout=log, stderr=subprocess.STDOUT, env=_job_env(), start_new_session=True,
     )
     seen: list[str] = []
