@@ -36,7 +36,7 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
-def _replace_with(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+def replace_with(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(temporary_path)`` then rename the temporary file over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +62,7 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
         with open(temporary, "w") as stream:
             stream.write(text)
 
-    return _replace_with(path, write)
+    return replace_with(path, write)
 
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
@@ -75,6 +75,6 @@ def save_figure_atomic(fig: Any, path: str | os.PathLike, dpi: int = 150, **save
     import matplotlib.pyplot as plt
 
     try:
-        return _replace_with(path, lambda temporary: fig.savefig(temporary, format="png", dpi=dpi, **savefig_kwargs))
+        return replace_with(path, lambda temporary: fig.savefig(temporary, format="png", dpi=dpi, **savefig_kwargs))
     finally:
         plt.close(fig)

@@ -77,7 +77,7 @@ from typing import Any
 
 import numpy as np
 
-from dpgen_llzo.atomic_io import _replace_with, write_json_atomic
+from dpgen_llzo.atomic_io import replace_with, write_json_atomic
 from dpgen_llzo.errors import UserInputError
 from dpgen_llzo.loop.exploration import _per_system
 
@@ -786,7 +786,7 @@ def _copy_text_atomic(source: Path, target: Path) -> None:
         with open(source) as reader, open(temporary, "w") as writer:
             shutil.copyfileobj(reader, writer)
 
-    _replace_with(target, write)
+    replace_with(target, write)
 
 
 def _write_lines_atomic(target: Path, lines: Iterable[str]) -> None:
@@ -796,7 +796,7 @@ def _write_lines_atomic(target: Path, lines: Iterable[str]) -> None:
         with open(temporary, "w") as writer:
             writer.writelines(f"{line}\n" for line in lines)
 
-    _replace_with(target, write)
+    replace_with(target, write)
 
 
 def _same_text(path: Path, lines: Iterable[str]) -> bool:
