@@ -219,16 +219,7 @@ def explored_frames(workdir: str | os.PathLike, iteration: int) -> list[Explored
         if not match or not task.is_dir():
             continue
         system = int(match.group(1))
-        per_frame = []
-        for path in (task / "traj").glob("*.lammpstrj"):
-            step = path.name.split(".")[0]
-            if step.isdigit():
-                per_frame.append((int(step), path))
-        if per_frame:
-            frames += [ExploredFrame(p, task, system, s) for s, p in sorted(per_frame)]
-        elif (task / "all.lammpstrj").is_file():
-            steps = _dump_steps(task / "all.lammpstrj")
-            frames += [ExploredFrame(task / "all.lammpstrj", task, system, s, i) for i, s in enumerate(steps)]
+        frames += [ExploredFrame(path, task, system, step, index) for step, path, index in task_dump_frames(task)]
     if not frames:
         raise UserInputError(
             f"{modd}: no exploration trajectories (task.*/traj/*.lammpstrj); not run yet, "
@@ -237,15 +228,46 @@ def explored_frames(workdir: str | os.PathLike, iteration: int) -> list[Explored
     return frames
 
 
-def _dump_steps(path: Path) -> list[int]:
-    steps = []
+def dump_headers(path: str | os.PathLike) -> list[tuple[int, int]]:
+    """``(step, atoms)`` of every frame of a LAMMPS dump, read from its ITEM headers only.
+
+    A frame cut off before its ``NUMBER OF ATOMS`` line is not listed.
+    """
+    result, step, wanted = [], None, None
     with open(path) as handle:
-        previous = ""
         for line in handle:
-            if previous.startswith("ITEM: TIMESTEP"):
-                steps.append(int(line.split()[0]))
-            previous = line
-    return steps
+            if wanted is not None:
+                value = int(line.split()[0])
+                if wanted == "TIMESTEP":
+                    step = value
+                else:
+                    result.append((int(step if step is not None else -1), value))
+                wanted = None
+            elif line.startswith("ITEM: TIMESTEP"):
+                wanted = "TIMESTEP"
+            elif line.startswith("ITEM: NUMBER OF ATOMS"):
+                wanted = "ATOMS"
+    return result
+
+
+def task_dump_frames(task: str | os.PathLike) -> list[tuple[int, Path, int]]:
+    """``(step, file, index in file)`` of one exploration task's dump frames.
+
+    DP-GEN writes ``traj/<step>.lammpstrj`` (one frame each, listed by step) or, with
+    ``model_devi_merge_traj``, one ``all.lammpstrj`` (listed in file order).
+    """
+    task = Path(task)
+    per_frame = []
+    for path in (task / "traj").glob("*.lammpstrj"):
+        step = path.name.split(".")[0]
+        if step.isdigit():
+            per_frame.append((int(step), path, 0))
+    if per_frame:
+        return sorted(per_frame)
+    merged = task / "all.lammpstrj"
+    if merged.is_file():
+        return [(step, merged, index) for index, (step, _) in enumerate(dump_headers(merged))]
+    return []
 
 
 def sample_indices(n_total: int, n_max: int, seed: int) -> np.ndarray:

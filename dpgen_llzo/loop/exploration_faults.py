@@ -78,8 +78,9 @@ from typing import Any
 import numpy as np
 
 from dpgen_llzo.atomic_io import replace_with, write_json_atomic
+from dpgen_llzo.coverage.sources import dump_headers, task_dump_frames
 from dpgen_llzo.errors import UserInputError
-from dpgen_llzo.loop.exploration import _per_system
+from dpgen_llzo.loop.exploration import trust_levels
 
 __all__ = [
     "EXCLUDED_DEVIATION",
@@ -578,37 +579,6 @@ def _read_original(task: Path) -> _Table:
     return _Table(True, comments, rows)
 
 
-def _dump_headers(path: Path) -> list[tuple[int, int]]:
-    """``(step, atoms)`` of every frame of a LAMMPS dump, read from its ITEM headers."""
-    result, step, wanted = [], None, None
-    with open(path) as handle:
-        for line in handle:
-            if wanted is not None:
-                value = int(line.split()[0])
-                if wanted == "TIMESTEP":
-                    step = value
-                else:
-                    result.append((int(step if step is not None else -1), value))
-                wanted = None
-            elif line.startswith("ITEM: TIMESTEP"):
-                wanted = "TIMESTEP"
-            elif line.startswith("ITEM: NUMBER OF ATOMS"):
-                wanted = "ATOMS"
-    return result
-
-
-def _trajectory(task: Path) -> list[tuple[int, Path, int]]:
-    """``(step, file, index in file)`` of the task's dump frames (``traj/`` or ``all.lammpstrj``)."""
-    frames = []
-    for path in (task / "traj").glob("*.lammpstrj"):
-        stem = path.name.split(".")[0]
-        if stem.isdigit():
-            frames.append((int(stem), path, 0))
-    if not frames and (task / "all.lammpstrj").is_file():
-        frames = [(s, task / "all.lammpstrj", i) for i, (s, _) in enumerate(_dump_headers(task / "all.lammpstrj"))]
-    return sorted(frames)
-
-
 def screen_task(
     task: str | os.PathLike,
     levels: Mapping[str, float],
@@ -644,12 +614,12 @@ def _screen_task(
     rows = table.rows
     faults: list[Fault | None] = [deviation_faults(rows, levels["f_hi"], thresholds.blowup_factor)]
 
-    frames = _trajectory(task)
+    frames = sorted(task_dump_frames(task))
     headers: dict[Path, list[tuple[int, int]]] = {}
     counts = []
     for step, path, index in frames:
         if path not in headers:
-            headers[path] = _dump_headers(path)
+            headers[path] = dump_headers(path)
         if index < len(headers[path]):
             counts.append((step, headers[path][index][1]))
     data_file = task / "conf.lmp"
@@ -834,27 +804,6 @@ def _apply(task: Path, screen: TaskScreen, table: _Table) -> None:
 
 
 # --- one iteration ----------------------------------------------------------------------------
-
-
-def trust_levels(job: Mapping[str, Any], jdata: Mapping[str, Any], system: int) -> dict[str, float]:
-    """Trust levels of system ``system``: ``cur_job.json`` values over the param's (as DP-GEN does)."""
-
-    def level(key: str, default: Any = None) -> float:
-        value = job.get(key)
-        value = value if value is not None else jdata.get(key, default)
-        if value is None:
-            raise UserInputError(f"param: {key}: missing (needed to screen the exploration)")
-        try:
-            return _per_system(value, system)
-        except (IndexError, KeyError, TypeError, ValueError):
-            raise UserInputError(f"param: {key}: no level for system {system} in {value!r}") from None
-
-    return {
-        "f_lo": level("model_devi_f_trust_lo"),
-        "f_hi": level("model_devi_f_trust_hi"),
-        "v_lo": level("model_devi_v_trust_lo", 1e10),
-        "v_hi": level("model_devi_v_trust_hi", 1e10),
-    }
 
 
 def screen_exploration(
