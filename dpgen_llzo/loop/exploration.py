@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from dpgen_llzo.errors import UserInputError
 
 __all__ = ["ExplorationCounts", "classify_deviation", "exploration_counts", "iteration_summary"]
 
@@ -84,6 +86,27 @@ def _per_system(value: Any, system: int) -> float:
     return float(value)
 
 
+def trust_levels(job: Mapping[str, Any], jdata: Mapping[str, Any], system: int) -> dict[str, float]:
+    """Trust levels of system ``system``: ``cur_job.json`` values over the param's (as DP-GEN does)."""
+
+    def level(key: str, default: Any = None) -> float:
+        value = job.get(key)
+        value = value if value is not None else jdata.get(key, default)
+        if value is None:
+            raise UserInputError(f"param: {key}: missing (needed to screen the exploration)")
+        try:
+            return _per_system(value, system)
+        except (IndexError, KeyError, TypeError, ValueError):
+            raise UserInputError(f"param: {key}: no level for system {system} in {value!r}") from None
+
+    return {
+        "f_lo": level("model_devi_f_trust_lo"),
+        "f_hi": level("model_devi_f_trust_hi"),
+        "v_lo": level("model_devi_v_trust_lo", 1e10),
+        "v_hi": level("model_devi_v_trust_hi", 1e10),
+    }
+
+
 def _count_lines(path: Path) -> int:
     with open(path) as handle:
         return sum(1 for line in handle if line.strip())
@@ -111,10 +134,6 @@ def exploration_counts(workdir: str | os.PathLike, iteration: int, jdata: dict[s
     if (modd / "cur_job.json").is_file():
         job = json.loads((modd / "cur_job.json").read_text())
 
-    def level(key: str, default: Any = None) -> Any:
-        value = job.get(key)
-        return value if value is not None else jdata.get(key, default)
-
     skip = int(jdata.get("model_devi_skip", 0))
     totals = np.zeros(3, dtype=int)
     found = False
@@ -131,13 +150,8 @@ def exploration_counts(workdir: str | os.PathLike, iteration: int, jdata: dict[s
         _, reverse = np.unique(data[::-1, 0], return_index=True)
         data = data[np.sort(data.shape[0] - 1 - reverse)]
         data = data[data[:, 0] >= skip]
-        system = int(match.group(1))
-        f_trust = (_per_system(level("model_devi_f_trust_lo"), system), _per_system(level("model_devi_f_trust_hi"), system))
-        v_trust = (
-            _per_system(level("model_devi_v_trust_lo", 1e10), system),
-            _per_system(level("model_devi_v_trust_hi", 1e10), system),
-        )
-        totals += classify_deviation(data[:, 4], data[:, 1], f_trust, v_trust)
+        levels = trust_levels(job, jdata, int(match.group(1)))
+        totals += classify_deviation(data[:, 4], data[:, 1], (levels["f_lo"], levels["f_hi"]), (levels["v_lo"], levels["v_hi"]))
     if not found:
         return None
     return ExplorationCounts(int(totals[0]), int(totals[1]), int(totals[2]), "model_devi.out")
