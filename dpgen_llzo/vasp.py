@@ -135,6 +135,11 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def incar_reasons() -> dict[str, str]:
+    """Tag → the comment written beside it: the reason of :data:`INPUT_SET`, ``[paper]`` first for the paper's tags."""
+    return {tag: ("[paper] " if e.paper else "") + e.reason for tag, e in INPUT_SET.items()}
+
+
 def format_incar(incar: Mapping[str, Any], reasons: Mapping[str, str] | None = None, header: str = INCAR_HEADER) -> str:
     """INCAR text, one ``TAG = value  # reason`` line per tag.
 
@@ -143,13 +148,12 @@ def format_incar(incar: Mapping[str, Any], reasons: Mapping[str, str] | None = N
     incar
         Tag → value, e.g. from :func:`build_incar`.
     reasons
-        Tag → comment; by default the reasons of :data:`INPUT_SET` (``[paper]`` first for the
-        paper's tags). Tags without a reason get no comment.
+        Tag → comment; by default :func:`incar_reasons`. Tags without a reason get no comment.
     header
         Comment lines written first.
     """
     if reasons is None:
-        reasons = {tag: ("[paper] " if e.paper else "") + e.reason for tag, e in INPUT_SET.items()}
+        reasons = incar_reasons()
     width = max([len(tag) for tag in incar] + [1])
     value_width = max([len(format_value(v)) for v in incar.values()] + [1])
     lines = [header.rstrip("\n")] if header else []

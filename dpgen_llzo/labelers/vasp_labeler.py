@@ -147,7 +147,7 @@ class VaspLabeler(Labeler):
     md_options = {"reuse_wavefunctions": True}
 
     def _make_calculator(self):
-        from dpgen_llzo.vasp import INPUT_SET, build_incar
+        from dpgen_llzo.vasp import build_incar, incar_reasons
 
         command = self.options.get("command") or os.environ.get(VASP_COMMAND_ENV) or "vasp_std"
         potcar_dir = self.options.get("potcar_dir") or os.environ.get(POTCAR_DIR_ENV)
@@ -155,7 +155,7 @@ class VaspLabeler(Labeler):
             raise UserInputError(f"vasp labeler: set ${POTCAR_DIR_ENV} (in the machine file's fp resources.envs) to the PBE PAW directory")
         if not Path(potcar_dir).is_dir():
             raise UserInputError(f"vasp labeler: ${POTCAR_DIR_ENV} = {potcar_dir!r} is not a directory")
-        reasons = {tag: ("[paper] " if e.paper else "") + e.reason for tag, e in INPUT_SET.items()}
+        reasons = incar_reasons()
         overrides = {}
         if self.options.get("reuse_wavefunctions"):
             overrides["LWAVE"] = True
