@@ -26,6 +26,17 @@ def _labeler_args() -> list[Argument]:
         Argument("name", str, optional=True, default="chgnet", doc="Registered labeler (`dpgen-llzo label --list`)."),
         Argument("max_force_eV_A", float, optional=True, default=20.0, doc="Reject labelled frames with a force norm above this, eV/Å."),
         Argument("device", str, optional=True, default="cpu", doc="Torch device of the labeler."),
+        Argument("model", str, optional=True, default="", doc="Model of the labeler: the model file of `deepmd` (absolute path, or relative to the work directory), a weights name or directory of `chgnet`/`diep`; empty = the wheel's default."),
+        Argument("min_distance_A", dict, optional=True, default={}, doc="Closest physical distance per element pair, Å, e.g. {\"Li-O\": 1.0}; frames with a closer pair are rejected before labelling. Pairs not given default to 0.45 x the sum of covalent radii (Li-O 0.87, Li-Li 1.15, Zr-O 1.09, La-O 1.23 Å)."),
+    ]
+
+
+def _short_range_args() -> list[Argument]:
+    return [
+        Argument("switch_on_A", float, optional=True, default=1.3, doc="The tabulated pair energy is the pure ZBL potential up to here, Å."),
+        Argument("switch_off_A", float, optional=True, default=1.7, doc="... and zero from here on (C² quintic switch between), Å; below the shortest bond (Li-O 1.9 Å in LLZO)."),
+        Argument("r_min_A", float, optional=True, default=0.05, doc="First distance of the table, Å."),
+        Argument("dr_A", float, optional=True, default=0.002, doc="Grid step of the table, Å."),
     ]
 
 
@@ -138,6 +149,7 @@ def llzo_arginfo() -> Argument:
             Argument("coverage", dict, _coverage_args(), optional=True, default={"enabled": True}, doc="`dpgen-llzo run`: PCA coverage of the explored environments and the stop criterion."),
             Argument("augmentation", dict, _augmentation_args(), optional=True, default={"enabled": False}, doc="`dpgen-llzo run`: error-driven augmentation of the training data."),
             Argument("gb", dict, _gb_args(), optional=True, default={}, doc="`dpgen-llzo run`: grain-boundary stage and carving of large fp tasks."),
+            Argument("short_range", dict, _short_range_args(), optional=True, default={}, doc="ZBL baseline: when the param.json has `srtab_file_path`, `dpgen-llzo init` writes that table (every type pair of `type_map`) with these settings, and checks that `default_training_param/model/use_srtab` names it."),
         ],
         doc="dpgen-llzo settings; ignored by stock dpgen.",
     )

@@ -57,7 +57,65 @@ def _label_command(labeler: dict[str, Any], type_map: list[str], input_name: str
         f"--labeler {shlex.quote(labeler['name'])} --type-map {','.join(type_map)} "
         f"--max-force {labeler['max_force_eV_A']} --device {shlex.quote(labeler['device'])}"
     )
+    if labeler.get("model"):
+        command += f" --model {shlex.quote(os.path.abspath(labeler['model']) if os.path.exists(labeler['model']) else labeler['model'])}"
+    if labeler.get("min_distance_A"):
+        pairs = ",".join(f"{pair}={value}" for pair, value in labeler["min_distance_A"].items())
+        command += f" --min-distance {shlex.quote(pairs)}"
     return _tolerate_rejection(command)
+
+
+def check_fp_labeler(labeler: dict[str, Any], machine_path: Path) -> None:
+    """Refuse a machine file whose ``dpgen-llzo label`` fp command names another teacher than the param.
+
+    The labels of one run must come from one teacher: each has its own energy zero
+    (CHGNet sits ~0.33 eV/atom below the others) and its own errors.
+    """
+    from dpgen_llzo.config import load_json
+
+    fp = load_json(machine_path, "machine file").get("fp") or {}
+    for index, entry in enumerate(fp if isinstance(fp, list) else [fp]):
+        words = shlex.split(str(entry.get("command", "")).split("||")[0]) if isinstance(entry, dict) else []
+        if words[:2] != ["dpgen-llzo", "label"]:
+            continue
+        named = words[words.index("--labeler") + 1] if "--labeler" in words[:-1] else "chgnet"
+        if named != labeler["name"]:
+            where = f"fp[{index}]/command" if isinstance(fp, list) else "fp/command"
+            raise UserInputError(
+                f"{machine_path}: {where}: labels with --labeler {named} but the param's _dpgen_llzo/labeler/name is "
+                f"{labeler['name']!r}; the labels of one run must come from one teacher"
+            )
+
+
+def write_short_range_table(param: dict[str, Any], short_range: dict[str, Any], param_path: Path) -> Path | None:
+    """Write the ZBL table named by the param's ``srtab_file_path`` (relative to the work directory).
+
+    Raises
+    ------
+    UserInputError
+        If ``default_training_param/model/use_srtab`` does not name the table's file.
+    """
+    from dpgen_llzo.short_range import ZBLTable, write_zbl_table
+
+    table_path = param.get("srtab_file_path")
+    if not table_path:
+        return None
+    model = (param.get("default_training_param") or {}).get("model") or {}
+    if model.get("use_srtab") != os.path.basename(table_path):
+        raise UserInputError(
+            f"{param_path}: default_training_param/model/use_srtab is {model.get('use_srtab')!r}; with srtab_file_path "
+            f"{table_path!r} it must be {os.path.basename(table_path)!r} (DP-GEN copies the table into each training task)"
+        )
+    for key in ("smin_alpha", "sw_rmin", "sw_rmax"):
+        if key not in model:
+            raise UserInputError(f"{param_path}: default_training_param/model/{key} is needed with use_srtab")
+    try:
+        settings = ZBLTable(short_range["r_min_A"], short_range["dr_A"], short_range["switch_on_A"], short_range["switch_off_A"])
+    except ValueError as exc:
+        raise UserInputError(f"{param_path}: _dpgen_llzo/short_range: {exc}") from None
+    path = write_zbl_table(table_path, list(param["type_map"]), settings)
+    log.info("ZBL pair table for %s -> %s", "/".join(param["type_map"]), path)
+    return path
 
 
 def _tolerate_rejection(command: str) -> str:
@@ -237,6 +295,8 @@ def build_initial_data(param_path: str | os.PathLike, machine_path: str | os.Pat
         raise UserInputError(f"{param_path}: _dpgen_llzo/init/systems is empty")
     tasks = plan_init_tasks(init)
     check_param_matches_plan(param, init, tasks, param_path)
+    check_fp_labeler(labeler, machine_path)
+    write_short_range_table(param, settings["short_range"], param_path)
 
     out = Path(init["output"])
     tasks_dir = out / TASKS_DIR

@@ -137,8 +137,13 @@ def label_system(
     type_map: Sequence[str],
     max_force: float = DEFAULT_MAX_FORCE_EV_A,
     progress: bool = True,
+    min_distances: dict[str, float] | None = None,
 ):
     """Label every frame of a dpdata ``System`` with ``labeler``.
+
+    A frame with a pair of atoms closer than its physical minimum
+    (:func:`dpgen_llzo.short_range.closest_contact`) is rejected before the teacher sees it:
+    universal potentials give meaningless, often attractive, forces there.
 
     Parameters
     ----------
@@ -152,6 +157,8 @@ def label_system(
         Frames with a force norm above this (eV/Å), or any non-finite label, are rejected.
     progress
         Show a tqdm bar for multi-frame systems.
+    min_distances
+        Per-pair overrides of the closest physical distance, Å (``{"Li-O": 1.0}``).
 
     Returns
     -------
@@ -161,12 +168,20 @@ def label_system(
     from ase import Atoms
     from tqdm import tqdm
 
+    from dpgen_llzo.short_range import closest_contact
+
     atom_types = aligned_atom_types(system["atom_names"], system["atom_types"], type_map)
     symbols = [type_map[t] for t in atom_types]
     calculator = labeler.calculator()
     frames, labelled_indices, failures = [], [], []
     indices = range(system.get_nframes())
     for index in tqdm(indices, desc=f"labelling ({labeler.name})", disable=not progress or len(indices) < 2):
+        cell = None if system.nopbc else system["cells"][index]
+        contact = closest_contact(symbols, system["coords"][index], cell, min_distances)
+        if contact:
+            log.warning("frame %d not labelled: %s", index, contact)
+            failures.append(FrameRejection(index, contact))
+            continue
         atoms = Atoms(symbols=symbols, positions=system["coords"][index], cell=system["cells"][index], pbc=not system.nopbc)
         atoms.calc = calculator
         try:
