@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dpgen_llzo.init_data.cli",
     "dpgen_llzo.demo.cli",
     "dpgen_llzo.loop.cli",
+    "dpgen_llzo.distill.cli",
     "dpgen_llzo.status_cli",
     "dpgen_llzo.validate_cli",
     "dpgen_llzo.autotest.cli",
