@@ -13,6 +13,8 @@ Generators shipped here:
     An ordered Li arrangement in the Ia-3d garnet framework (:mod:`.cubic`).
 ``llzo-tetragonal``
     The fully ordered I4_1/acd phase (:mod:`.tetragonal`).
+``llzo-doped``
+    Cubic LLZO with Al/Ga on Li 24d or Ta/Nb on Zr 16a and compensating Li vacancies (:mod:`.doped`).
 ``dimer``
     Two atoms in a large box, for two-body scans (:mod:`.dimer`).
 ``file``
@@ -98,6 +100,6 @@ def build_structure(
 
 
 # Importing the generator modules fills the registry (they import STRUCTURES from here).
-from dpgen_llzo.structures import cubic, dimer, from_file, gb_cells, references, tetragonal  # noqa: E402,F401
+from dpgen_llzo.structures import cubic, dimer, doped, from_file, gb_cells, references, tetragonal  # noqa: E402,F401
 
 __all__ = ["STRUCTURES", "build_structure", "generator_parameters"]

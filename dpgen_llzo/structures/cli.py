@@ -5,6 +5,7 @@ Examples::
     dpgen-llzo structures list
     dpgen-llzo structures build llzo-cubic --seed 3 --supercell 2 2 2 --a 13.1 -o POSCAR
     dpgen-llzo structures build llzo-tetragonal --param c=12.70 -o POSCAR_tet
+    dpgen-llzo structures build llzo-doped --dopant Ga --x 0.25 -o POSCAR_ga
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``structures`` command with its ``list`` and ``build`` sub-commands."""
     parser = subparsers.add_parser(
         "structures",
-        help="build LLZO crystal structures (cubic, tetragonal)",
+        help="build LLZO crystal structures (cubic, tetragonal, doped)",
         description="List the structure generators or build one and write it as a VASP POSCAR.",
     )
     actions = parser.add_subparsers(dest="structures_command", metavar="ACTION")
@@ -37,7 +38,8 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
         help="build a structure and write a POSCAR",
         description=(
             "Build a registered structure and write it as a VASP POSCAR (species order "
-            "Li La Zr O). 'dpgen-llzo structures list' shows the names and their parameters."
+            "Li La Zr O, then any dopant). 'dpgen-llzo structures list' shows the names and "
+            "their parameters."
         ),
     )
     build.add_argument("name", metavar="NAME", help="generator name, e.g. llzo-cubic")
@@ -50,12 +52,18 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
         nargs=3,
         default=(1, 1, 1),
         metavar=("NA", "NB", "NC"),
-        help="repetitions along a, b, c (default 1 1 1)",
+        help="repetitions along a, b, c (default 1 1 1); llzo-doped repeats the cell it chose",
     )
     build.add_argument("--a", type=float, default=None, help="lattice parameter a in Å")
     build.add_argument(
         "--c", type=float, default=None, help="lattice parameter c in Å (tetragonal)"
     )
+    build.add_argument("--dopant", default=None, help="dopant Al, Ga, Ta or Nb (llzo-doped)")
+    build.add_argument(
+        "--x", type=float, default=None, help="dopant per formula unit (llzo-doped)"
+    )
+    build.add_argument("--dopant2", default=None, help="second dopant, co-doping (llzo-doped)")
+    build.add_argument("--x2", type=float, default=None, help="second dopant per formula unit")
     build.add_argument(
         "--param",
         action="append",
@@ -110,7 +118,7 @@ def build_handler(args: argparse.Namespace) -> int:
         if key in params:
             raise UserInputError(f"parameter {key!r} given twice")
         params[key] = value
-    for key in ("a", "c"):
+    for key in ("a", "c", "dopant", "x", "dopant2", "x2"):
         value = getattr(args, key)
         if value is not None:
             if key in params:

@@ -39,6 +39,7 @@ distinct. ``n_candidates=1`` gives a random ordering that still obeys the exclus
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -85,6 +86,8 @@ DEFAULT_CANDIDATES = 100
 @dataclass(frozen=True)
 class LiSiteNetwork:
     """All 120 candidate Li positions of the cubic cell and which of them exclude each other.
+
+    Shapes are for the conventional cell; a supercell of N cells has N times as many sites.
 
     Attributes
     ----------
@@ -143,28 +146,43 @@ def cubic_framework(a: float = DEFAULT_A) -> Structure:
     return Structure.from_spacegroup(230, Lattice.cubic(a), species, coords)
 
 
-@functools.lru_cache(maxsize=1)
-def li_site_network() -> LiSiteNetwork:
-    """The 24d + 96h Li positions and their exclusions (independent of ``a``; cached)."""
+@functools.lru_cache(maxsize=4)
+def li_site_network(repeats: tuple[int, int, int] = (1, 1, 1)) -> LiSiteNetwork:
+    """The 24d + 96h Li positions and their exclusions (independent of ``a``; cached).
+
+    Parameters
+    ----------
+    repeats
+        Supercell (na, nb, nc) of the conventional cell the sites fill: coordinates are
+        fractional in the supercell, the 24d sites of all cells come first (rows 0 to 24·N − 1).
+    """
     from pymatgen.core import Lattice, Structure
 
     sites = Structure.from_spacegroup(
         230, Lattice.cubic(DEFAULT_A), ["Li", "Li"], [LI_TETRAHEDRAL_24D, LI_OCTAHEDRAL_96H]
     )
+    n_cells = int(np.prod(repeats))
+    n_tet = 24 * n_cells
+    if n_cells > 1:  # tile each orbit over the cells, 24d block first
+        shifts = np.array(list(itertools.product(*(range(n) for n in repeats))))[:, None, :]
+        unit = sites.frac_coords
+        frac = np.vstack([(unit[None, :24] + shifts).reshape(-1, 3),
+                          (unit[None, 24:] + shifts).reshape(-1, 3)]) / np.array(repeats)
+        lattice = Lattice(np.diag(DEFAULT_A * np.array(repeats, float)))
+        sites = Structure(lattice, ["Li"] * len(frac), frac)
     frac = np.array(sites.frac_coords)
-    n_tet = 24
     conflicts = sites.distance_matrix < EXCLUSION_DISTANCE
     np.fill_diagonal(conflicts, False)
     # from_spacegroup lists the 24d orbit first; check it instead of assuming: 24d sites have
     # no Li within 1 Å, each 96h site has exactly its cage partner there.
     close = (sites.distance_matrix < 1.0).sum(axis=1) - 1
-    if len(sites) != 120 or close.tolist() != [0] * n_tet + [1] * 96:
+    if len(sites) != 120 * n_cells or close.tolist() != [0] * n_tet + [1] * (96 * n_cells):
         raise RuntimeError("unexpected Li site list from Structure.from_spacegroup")
     partner = np.argmax(np.triu(sites.distance_matrix < 1.0, k=1), axis=1)
-    cages = np.array([(i, partner[i]) for i in range(n_tet, 120) if partner[i] > i])
+    cages = np.array([(i, partner[i]) for i in range(n_tet, len(sites)) if partner[i] > i])
     # Each cage position is blocked by exactly one 24d site; the cage joins the two blocking sites.
     blockers = [np.flatnonzero(conflicts[site, :n_tet]) for site in cages.ravel()]
-    if len(cages) != 48 or any(len(b) != 1 for b in blockers):
+    if len(cages) != 48 * n_cells or any(len(b) != 1 for b in blockers):
         raise RuntimeError("Li site geometry does not match the garnet cage picture")
     ends = np.array([b[0] for b in blockers]).reshape(-1, 2)
     links = np.zeros((n_tet, n_tet), dtype=int)
@@ -239,22 +257,12 @@ def random_li_ordering(rng: np.random.Generator, n_tetrahedral: int) -> tuple[in
     # n filled 24d sites joined by E cages leave 48 - E usable cages for 56 - n Li.
     shared_cage_budget = n_tetrahedral + n_cages - LI_PER_CELL
     for _attempt in range(1000):
-        tetrahedral = _draw_tetrahedral_set(rng, network, n_tetrahedral, shared_cage_budget)
+        tetrahedral = draw_tetrahedral_set(rng, network, n_tetrahedral, shared_cage_budget)
         if tetrahedral is not None:
             break
     else:  # pragma: no cover - only reachable for counts outside the feasible range
         raise RuntimeError(f"could not place {n_tetrahedral} Li on 24d sites")
-    filled = np.zeros(len(network.frac_coords), dtype=bool)
-    filled[tetrahedral] = True
-    blocked = network.conflicts[:, filled]
-    allowed = ~blocked.any(axis=1)
-    usable = [cage for cage in network.cages if allowed[cage].any()]
-    n_octahedral = LI_PER_CELL - n_tetrahedral
-    for k in rng.choice(len(usable), size=n_octahedral, replace=False):
-        options = usable[k][allowed[usable[k]]]
-        site = options[0] if len(options) == 1 else options[rng.integers(len(options))]
-        filled[site] = True
-    occupied = np.flatnonzero(filled)
+    occupied = np.flatnonzero(fill_cages(rng, network, tetrahedral, LI_PER_CELL - n_tetrahedral))
     if len(occupied) != LI_PER_CELL or network.conflicts[np.ix_(occupied, occupied)].any():
         raise RuntimeError("Li ordering violates the site exclusions")  # pragma: no cover
     return tuple(int(i) for i in occupied)
@@ -270,7 +278,28 @@ def _check_n_tetrahedral(n_tetrahedral: object) -> None:
         )
 
 
-def _draw_tetrahedral_set(
+def fill_cages(
+    rng: np.random.Generator, network: LiSiteNetwork, tetrahedral: list[int], n_octahedral: int
+) -> np.ndarray:
+    """Mark ``tetrahedral`` filled and put one Li in each of ``n_octahedral`` random usable cages.
+
+    A cage is usable while one of its positions is not blocked (closer than
+    :data:`EXCLUSION_DISTANCE`) by a filled 24d site; the Li goes on an unblocked position.
+    Returns the (n_sites,) bool mask of filled sites.
+    """
+    filled = np.zeros(len(network.frac_coords), dtype=bool)
+    filled[tetrahedral] = True
+    blocked = network.conflicts[:, filled]
+    allowed = ~blocked.any(axis=1)
+    usable = [cage for cage in network.cages if allowed[cage].any()]
+    for k in rng.choice(len(usable), size=n_octahedral, replace=False):
+        options = usable[k][allowed[usable[k]]]
+        site = options[0] if len(options) == 1 else options[rng.integers(len(options))]
+        filled[site] = True
+    return filled
+
+
+def draw_tetrahedral_set(
     rng: np.random.Generator, network: LiSiteNetwork, count: int, budget: int
 ) -> list[int] | None:
     """Pick ``count`` 24d sites joined by at most ``budget`` cages, or None if this try failed.
