@@ -108,11 +108,13 @@ def ship_model(
     ev = {phase: curves.energy_volume(gen, calculators, scales) for phase, gen in PHASES.items()}
     plot_ev(ev, output / "ev.png", "student", teacher_name)
 
-    pairs = sorted(dimer_scans_of(settings["init"]))
-    distances = curves.dimer_plot_distances(n=8 if quick else 40)
+    log.info("held-out set and errors: %.0f s", time.time() - started)
+    pairs = sorted(dimer_scans_of(settings["init"]))[: 2 if quick else None]
+    distances = curves.dimer_plot_distances(n=6 if quick else 40)
     dimers = {pair: curves.dimer_curve(pair, distances, calculators) for pair in pairs}
     if dimers:
         plot_dimers(dimers, output / "dimers.png", "student", teacher_name)
+    log.info("E-V and two-body curves: %.0f s", time.time() - started)
     repulsive = {pair: repulsive_below(np.array(c["distance_A"]), np.array(c["student"]), 1.1) for pair, c in dimers.items()}
 
     cells = {}
