@@ -174,3 +174,51 @@ def test_frozen_model_carries_zbl_and_lammps_agrees_with_python(tmp_path):
     np.testing.assert_allclose(forces, f_py.reshape(6, 3), atol=1e-6)
     # the 0.7 Å Li-O contact is inside sw_rmin: its atoms are pushed apart by ZBL's force
     assert f_py.reshape(6, 3)[0, 0] < -5
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_dpgen_custom_fp_task_with_a_short_contact_is_a_failed_task(tmp_path, monkeypatch):
+    """DP-GEN's own make_fp (custom) -> run_fp (machine/local.json's `dpgen-llzo label`) -> post_fp:
+    the frame with a Li-O pair 0.4 Å apart is counted failed, the two sound frames are labelled."""
+    import copy
+
+    import dpdata
+    from dpgen.generator.arginfo import run_jdata_arginfo
+    from dpgen.generator.run import make_fp_calculation, post_fp, run_fp
+    from dpgen.remote.decide_machine import convert_mdata
+    from dpgen.util import normalize
+
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(tmp_path)
+    param = json.loads((repo / "param" / "demo" / "param-quick.json").read_text())
+    jdata = normalize(run_jdata_arginfo(), param)
+    jdata["ratio_failed"] = 0.5
+    mdata = convert_mdata(json.loads((repo / "machine" / "local.json").read_text()))
+    type_map = jdata["type_map"]
+    a = 4.61  # antifluorite Li2O, Å
+    o_sites = np.array([[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]) * a
+    li_sites = (np.array([[x, y, z] for x in (0.25, 0.75) for y in (0.25, 0.75) for z in (0.25, 0.75)])) * a
+    base = np.vstack([li_sites, o_sites])
+    symbols = ["Li"] * 8 + ["O"] * 4
+    frames = [base.copy(), base.copy(), base.copy()]
+    frames[1][0] += [0.1, 0.0, 0.0]
+    frames[2][0] = o_sites[0] + [0.4, 0.0, 0.0]  # Li 0.4 Å from an O
+    work = tmp_path / "iter.000000" / "02.fp"
+    for index, positions in enumerate(frames):
+        task = work / f"task.000.{index:06d}"
+        task.mkdir(parents=True)
+        lines = ["ITEM: TIMESTEP", "0", "ITEM: NUMBER OF ATOMS", "12", "ITEM: BOX BOUNDS pp pp pp"] + [f"0.0 {a}"] * 3
+        lines.append("ITEM: ATOMS id type x y z")
+        lines += [f"{i + 1} {type_map.index(s) + 1} {x:.8f} {y:.8f} {z:.8f}" for i, (s, (x, y, z)) in enumerate(zip(symbols, positions))]
+        (task / "conf.dump").write_text("\n".join(lines) + "\n")
+        dpdata.System(str(task / "conf.dump"), fmt="lammps/dump", type_map=type_map).to_vasp_poscar(str(task / "POSCAR"))
+    make_fp_calculation(0, jdata, mdata)
+    run_fp(0, jdata, copy.deepcopy(mdata))
+    rejected = (work / "task.000.000002" / "output").read_text()  # the fp log DP-GEN's run_fp keeps
+    assert "atoms 0 (Li) and 8 (O) are 0.400 Å apart, closer than the physical minimum 0.87 Å of Li-O" in rejected
+    assert not (work / "task.000.000002" / "labeled").exists()
+    post_fp(0, jdata)
+    data_dirs = sorted({p.parent for p in work.glob("data.*/**/type.raw")})
+    labelled = sum(len(dpdata.LabeledSystem(str(d), fmt="deepmd/npy")) for d in data_dirs)
+    assert labelled == 2
