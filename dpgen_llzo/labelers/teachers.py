@@ -62,9 +62,11 @@ class SevenNetLabeler(Labeler):
 class DIEPLabeler(Labeler):
     """DIEP (Tawfik et al., Digital Discovery 2024; ``diep`` 2.0, model ``diep_fold1``) through its ASE calculator.
 
-    Trained on MatPES r2SCAN; on 25 public PBE frames of t-LLZO its forces are 25 % and its
-    energies 2.5x closer to DFT than CHGNet's (README, "Teachers"). About 4.3 s per 192-atom
-    frame on one thread here, 2.2 GB.
+    Trained on MatPES r2SCAN. On 12 public PBE frames of t-LLZO (a Quantum ESPRESSO cell
+    relaxation) its forces are 52 against CHGNet's 87 meV/Å; on 25 frames of t-LLZO MD labelled
+    by Yan et al.'s NEP model 156 against 206 meV/Å, energies 8 against 20 meV/atom
+    (``benchmarks/teachers.py``, README "Teachers"). About 4.3 s per 192-atom frame on one
+    thread here, 2.2 GB.
 
     Options
     -------
