@@ -27,6 +27,8 @@ def _labeler_args() -> list[Argument]:
         Argument("max_force_eV_A", float, optional=True, default=20.0, doc="Reject labelled frames with a force norm above this, eV/Å."),
         Argument("device", str, optional=True, default="cpu", doc="Torch device of the labeler."),
         Argument("model", str, optional=True, default="", doc="Model of the labeler: the model file of `deepmd` (absolute path, or relative to the work directory), a weights name or directory of `chgnet`/`diep`; empty = the wheel's default."),
+        Argument("calculator", str, optional=True, default="", doc="Labeler `ase`: import path `module:Class` of the ASE calculator class (or factory), e.g. `ase.calculators.emt:EMT`."),
+        Argument("calculator_kwargs", dict, optional=True, default={}, doc="Labeler `ase`: keyword arguments of that calculator, e.g. {\"sigma\": 2.0}."),
         Argument("min_distance_A", dict, optional=True, default={}, doc="Closest physical distance per element pair, Å, e.g. {\"Li-O\": 1.0}; frames with a closer pair are rejected before labelling. Pairs not given default to 0.45 x the sum of covalent radii (Li-O 0.87, Li-Li 1.15, Zr-O 1.09, La-O 1.23 Å)."),
     ]
 

@@ -55,8 +55,11 @@ def run_teacher_md(args: argparse.Namespace) -> int:
     spec = load_json(task_path)
     atoms = read(task_path.parent / "POSCAR", format="vasp")
     labeler_settings = spec["labeler"]
+    extra = {}
+    if labeler_settings["name"] == "ase":  # the ASE calculator and its keyword arguments
+        extra = {"calculator": labeler_settings.get("calculator", ""), "kwargs": labeler_settings.get("calculator_kwargs") or {}}
     labeler = get_labeler(labeler_settings["name"], device=labeler_settings["device"],
-                          **LABELERS.get(labeler_settings["name"]).md_options)
+                          **LABELERS.get(labeler_settings["name"]).md_options, **extra)
     if "stages" in spec:  # a temperature schedule (melt_quench)
         stages = [MDStage(float(t), int(n), int(every)) for t, n, every in spec["stages"]]
     else:

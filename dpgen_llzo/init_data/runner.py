@@ -59,6 +59,10 @@ def _label_command(labeler: dict[str, Any], type_map: list[str], input_name: str
     )
     if labeler.get("model"):
         command += f" --model {shlex.quote(os.path.abspath(labeler['model']) if os.path.exists(labeler['model']) else labeler['model'])}"
+    if labeler.get("calculator"):
+        command += f" --calculator {shlex.quote(labeler['calculator'])}"
+    if labeler.get("calculator_kwargs"):
+        command += f" --calc-kwargs {shlex.quote(json.dumps(labeler['calculator_kwargs'], separators=(',', ':')))}"
     if labeler.get("min_distance_A"):
         pairs = ",".join(f"{pair}={value}" for pair, value in labeler["min_distance_A"].items())
         command += f" --min-distance {shlex.quote(pairs)}"
@@ -79,12 +83,28 @@ def check_fp_labeler(labeler: dict[str, Any], machine_path: Path) -> None:
         if words[:2] != ["dpgen-llzo", "label"]:
             continue
         named = words[words.index("--labeler") + 1] if "--labeler" in words[:-1] else "chgnet"
+        where = f"fp[{index}]/command" if isinstance(fp, list) else "fp/command"
         if named != labeler["name"]:
-            where = f"fp[{index}]/command" if isinstance(fp, list) else "fp/command"
             raise UserInputError(
                 f"{machine_path}: {where}: labels with --labeler {named} but the param's _dpgen_llzo/labeler/name is "
                 f"{labeler['name']!r}; the labels of one run must come from one teacher"
             )
+        calculator = words[words.index("--calculator") + 1] if "--calculator" in words[:-1] else ""
+        if named == "ase" and calculator != labeler.get("calculator", ""):
+            raise UserInputError(
+                f"{machine_path}: {where}: labels with --calculator {calculator or '(none)'} but the param's "
+                f"_dpgen_llzo/labeler/calculator is {labeler.get('calculator', '')!r}; the labels of one run must come from one teacher"
+            )
+        if named == "ase":
+            from dpgen_llzo.labelers.ase_labeler import parse_calculator_kwargs
+
+            given = words[words.index("--calc-kwargs") + 1] if "--calc-kwargs" in words[:-1] else ""
+            if parse_calculator_kwargs(given, f"{machine_path}: {where}: --calc-kwargs") != (labeler.get("calculator_kwargs") or {}):
+                raise UserInputError(
+                    f"{machine_path}: {where}: --calc-kwargs {given or '(none)'} differ from the param's "
+                    f"_dpgen_llzo/labeler/calculator_kwargs {json.dumps(labeler.get('calculator_kwargs') or {})}; "
+                    "the labels of one run must come from one teacher"
+                )
 
 
 def write_short_range_table(param: dict[str, Any], short_range: dict[str, Any], param_path: Path) -> Path | None:
@@ -296,6 +316,13 @@ def build_initial_data(param_path: str | os.PathLike, machine_path: str | os.Pat
     tasks = plan_init_tasks(init)
     check_param_matches_plan(param, init, tasks, param_path)
     check_fp_labeler(labeler, machine_path)
+    if labeler["name"] == "ase":  # a bad import path fails here, before any task is written
+        from dpgen_llzo.labelers.ase_labeler import resolve_calculator
+
+        try:
+            resolve_calculator(labeler.get("calculator", ""))
+        except UserInputError as error:
+            raise UserInputError(f"{param_path}: _dpgen_llzo/labeler: {error}") from None
     write_short_range_table(param, settings["short_range"], param_path)
 
     out = Path(init["output"])

@@ -19,5 +19,6 @@ from dpgen_llzo.labelers.base import (
 )
 from dpgen_llzo.labelers import teachers as _teachers  # noqa: F401  (fills the registry)
 from dpgen_llzo.labelers import vasp_labeler as _vasp_labeler  # noqa: F401
+from dpgen_llzo.labelers import ase_labeler as _ase_labeler  # noqa: F401
 
 __all__ = ["LABELERS", "FrameRejection", "Labeler", "LabelingFailure", "get_labeler", "screen_frame"]

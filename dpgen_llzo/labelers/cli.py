@@ -41,6 +41,18 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--head", default="", help="head of a multi-task DeePMD model (--labeler deepmd)")
     parser.add_argument("--device", default="cpu", help="torch device of the labeler (default cpu)")
     parser.add_argument(
+        "--calculator",
+        default="",
+        metavar="MODULE:CLASS",
+        help="--labeler ase: import path of the ASE calculator class or factory, e.g. ase.calculators.emt:EMT",
+    )
+    parser.add_argument(
+        "--calc-kwargs",
+        default="",
+        metavar="JSON",
+        help="--labeler ase: keyword arguments of the calculator as a JSON object, e.g. '{\"sigma\": 2.0}'",
+    )
+    parser.add_argument(
         "--drop-rejected",
         action="store_true",
         help="write the accepted frames of a multi-frame INPUT and drop rejected ones (exit 0 if any was kept)",
@@ -76,7 +88,13 @@ def run_label(args: argparse.Namespace) -> int:
         options["model"] = os.path.abspath(args.model) if os.path.exists(args.model) else args.model
     if args.head:
         options["head"] = args.head
+    if args.labeler == "ase":
+        options.update(calculator=args.calculator, kwargs=args.calc_kwargs)
+    elif args.calculator or args.calc_kwargs:
+        raise UserInputError(f"--calculator and --calc-kwargs go with --labeler ase, not --labeler {args.labeler}")
     labeler = get_labeler(args.labeler, **options)
+    if hasattr(labeler, "check"):
+        labeler.check()  # a bad import path is reported before the input is read
     if not os.path.exists(args.input):
         raise UserInputError(f"{args.input}: no such file or directory")
     try:
