@@ -29,9 +29,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dpgen_llzo.validate_cli",
     "dpgen_llzo.autotest.cli",
     "dpgen_llzo.bundle_cli",
+    "dpgen_llzo.export",
     "dpgen_llzo.coverage.cli",
     "dpgen_llzo.gb.cli",
     "dpgen_llzo.analysis.cli",
+    "dpgen_llzo.study.cli",
 )
 
 
