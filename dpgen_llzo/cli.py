@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dpgen_llzo.autotest.cli",
     "dpgen_llzo.bundle_cli",
     "dpgen_llzo.export",
+    "dpgen_llzo.neb.cli",
     "dpgen_llzo.coverage.cli",
     "dpgen_llzo.gb.cli",
     "dpgen_llzo.analysis.cli",
