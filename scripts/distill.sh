@@ -25,4 +25,4 @@ cp final/001/graph.pb "$OUT/committee-1.pb"
 dpgen-llzo distill stability final/000/graph.pb -o "$OUT" --bulk-ps "${BULK_PS:-50}" --gb-ps "${GB_PS:-10}" || echo "stability: a run collapsed (see $OUT/stability.json)"
 wall=$(( ($(date +%s) - start) / 60 ))
 dpgen-llzo distill report "$PARAM" --model final/000/graph.pb -o "$OUT" --name "$NAME" --workdir . --wall-min "$wall" \
-    --command "scripts/distill.sh $WORK $NAME"
+    --command "scripts/distill.sh $WORK $NAME" --subset "$ROOT/tests/data/heldout-$NAME"

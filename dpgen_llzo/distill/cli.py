@@ -41,6 +41,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--workdir", default=None, help="work directory of the run, for the data counts")
     report.add_argument("--wall-min", type=float, default=None, help="wall time of the whole run, minutes (for the report)")
     report.add_argument("--no-lattice", action="store_true", help="skip the relaxations (0 K cell parameters)")
+    report.add_argument("--subset", default=None, help="copy the first frame of a few held-out systems per class here (a small set to commit for tests)")
     report.add_argument("--quick", action="store_true", help="few held-out frames and curve points (tests)")
     report.set_defaults(func=run_report)
 
@@ -106,7 +107,7 @@ def run_report(args: argparse.Namespace) -> int:
         data["wall_time_min"] = args.wall_min
     name = args.name or Path(args.output).resolve().name
     report = ship_model(args.model, settings, list(param["type_map"]), args.output, name, args.reproduce, data,
-                        quick=args.quick, lattice=not args.no_lattice)
+                        quick=args.quick, lattice=not args.no_lattice, subset=args.subset)
     held = report["heldout"].get("condensed") or report["heldout"]["overall"]
     print(f"{name}: held-out (all but dimers) force {held['force_rmse_meV_A']:.0f} meV/Å, energy "
           f"{held['energy_rmse_meV_atom']:.2f} meV/atom, pressure {held['pressure_rmse_GPa']:.3f} GPa -> {args.output}/report.md")

@@ -45,6 +45,21 @@ def _parity_pairs(model_path: Path, heldout: Path, type_map: list[str]) -> dict[
     return pairs
 
 
+def copy_subset(heldout: Path, destination: Path, type_map: list[str], per_class_max: int = 8) -> Path:
+    """Copy the first frame of up to ``per_class_max`` systems per class of a held-out set (small, committable)."""
+    import dpdata
+
+    from dpgen_llzo.labelers.labelling import write_deepmd_npy
+
+    for class_dir in sorted(p for p in heldout.iterdir() if p.is_dir()):
+        systems = sorted(p for p in class_dir.iterdir() if (p / "type.raw").is_file())
+        step = max(1, len(systems) // per_class_max)
+        for system_dir in systems[::step][:per_class_max]:
+            system = dpdata.LabeledSystem(str(system_dir), fmt="deepmd/npy", type_map=type_map)
+            write_deepmd_npy(system.sub_system([0]), destination / class_dir.name / system_dir.name)
+    return destination
+
+
 def ship_model(
     model: str | os.PathLike,
     settings: dict[str, Any],
@@ -55,6 +70,7 @@ def ship_model(
     data: dict[str, Any] | None = None,
     quick: bool = False,
     lattice: bool = True,
+    subset: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Validate ``model`` against the teacher of ``settings`` and write ``output/`` (model, report, plots).
 
@@ -78,6 +94,9 @@ def ship_model(
         Fewer held-out frames and curve points, no relaxation (tests).
     lattice
         Relax the cells with student and teacher for the 0 K cell parameters.
+    subset
+        Where to copy a small subset of the held-out frames (for a test of the shipped model);
+        its errors go into the report as ``committed_subset``.
     """
     from deepmd.calculator import DP
 
@@ -124,6 +143,10 @@ def ship_model(
                             "teacher": curves.relaxed_cell(generator, calculators[teacher_name], fmax_eV_A=0.03, max_steps=150)}
             log.info("relaxed %s: student a=%.4f, teacher a=%.4f", phase, cells[phase]["student"]["a"], cells[phase]["teacher"]["a"])
 
+    committed = None
+    if subset:
+        copy_subset(output / "heldout", Path(subset), type_map)
+        committed = {"path": f"tests/data/{Path(subset).name}", **heldout_errors(shipped, subset, type_map)}
     report = {
         "name": name,
         "teacher": teacher_name,
@@ -133,6 +156,7 @@ def ship_model(
         "type_map": type_map,
         "command": command,
         "heldout": {**errors, "frames_per_class": kept},
+        "committed_subset": committed,
         "ev": ev,
         "dimers": dimers,
         "dimers_repulsive_below_1p1A": repulsive,
