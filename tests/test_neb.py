@@ -187,3 +187,23 @@ def test_a_real_deepmd_model_runs_the_cubic_hop(tiny_model, tmp_path):
     assert report["natoms"] == 192 and report["hop"] == "cubic-24d-96h"
     assert np.isfinite(report["model"]["barrier_forward_eV"]) and len(report["model"]["energies_eV"]) == 5
     assert report["model_file"] == str(tiny_model)
+
+
+def test_the_band_guess_follows_the_sites_and_never_doubles_back():
+    from ase import Atoms
+
+    from dpgen_llzo.neb.path import _guide, interpolate_path
+
+    cell = Atoms("H", cell=[10.0, 10.0, 10.0], pbc=True)
+    waypoints = np.array([[1.0, 1, 1], [2.0, 2, 1], [3.0, 2, 1], [4.0, 1, 1]])
+    np.testing.assert_allclose(_guide(waypoints, waypoints[0], waypoints[-1], cell), waypoints)
+    # the start relaxed onto the third waypoint (into the cage), one cell over: nothing before it is kept
+    guide = _guide(waypoints, waypoints[2] + [10.0, 0, 0], waypoints[-1], cell)
+    np.testing.assert_allclose(guide, [[13.0, 2, 1], [14.0, 1, 1]])
+    initial = Atoms("HHe", positions=[waypoints[0], [5.0, 5, 5]], cell=[10.0] * 3, pbc=True)
+    final = initial.copy()
+    final.positions[0] = waypoints[-1]
+    images = interpolate_path(initial, final, 5, 0, waypoints)
+    path = np.array([image.positions[0] for image in images])
+    assert np.all(np.diff(path[:, 0]) > 0) and path[3, 1] > 1.5  # through the waypoints, not the straight line
+    np.testing.assert_allclose(path[[0, -1]], waypoints[[0, -1]])

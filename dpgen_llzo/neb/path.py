@@ -146,6 +146,26 @@ def _polyline(points: np.ndarray, t: float) -> np.ndarray:
     return points[-1]
 
 
+def _guide(waypoints: np.ndarray, start: np.ndarray, end: np.ndarray, atoms) -> np.ndarray:
+    """The waypoints between the relaxed end positions ``start`` and ``end`` of the moving atom.
+
+    An end point may relax away from its site (onto a waypoint, e.g. into a cage): the
+    waypoints before the one nearest to ``start`` and after the one nearest to ``end`` are dropped,
+    so the guess never doubles back.
+    """
+    from ase.geometry import find_mic
+
+    given_start = np.asarray(start, float)
+    offset, _ = find_mic(given_start - waypoints[0], atoms.cell, pbc=atoms.pbc)
+    start = waypoints[0] + offset  # the image of start nearest to the path
+    first = int(np.argmin(np.linalg.norm(waypoints - start, axis=1)))
+    offset, _ = find_mic(end - waypoints[-1], atoms.cell, pbc=atoms.pbc)
+    end = waypoints[-1] + offset
+    last = int(np.argmin(np.linalg.norm(waypoints - end, axis=1)))
+    inner = waypoints[first + 1:last] if last > first + 1 else waypoints[:0]
+    return np.vstack([start, inner, end]) + (given_start - start)  # starts exactly at the atom's position
+
+
 def interpolate_path(initial, final, n_images: int, moving_atom: int | None = None,
                      waypoints: np.ndarray | None = None, method: str = "linear") -> list:
     """Images from ``initial`` to ``final`` (end points included, ``n_images`` between).
@@ -161,9 +181,7 @@ def interpolate_path(initial, final, n_images: int, moving_atom: int | None = No
     delta, _ = find_mic(final.positions - initial.positions, initial.cell, pbc=initial.pbc)
     guide = None
     if moving_atom is not None and waypoints is not None and len(waypoints) > 2:
-        start = initial.positions[moving_atom]
-        end_step, _ = find_mic(final.positions[moving_atom] - waypoints[-1], initial.cell, pbc=initial.pbc)
-        guide = np.vstack([start, np.asarray(waypoints)[1:-1], waypoints[-1] + end_step])
+        guide = _guide(np.asarray(waypoints, float), initial.positions[moving_atom], final.positions[moving_atom], initial)
     images = []
     for t in np.linspace(0.0, 1.0, n_images + 2):
         image = initial.copy()
