@@ -1,7 +1,9 @@
-"""The ``vasp`` labeler: the inputs it writes, SCF checks of OUTCAR, and failures recorded as rejections.
+"""The ``vasp`` labeler: the inputs it writes, the labels it reads back, and failures recorded as rejections.
 
 VASP is not installed here: the tests check what is written for it (the production INCAR, POTCARs
-in POSCAR order) and what happens when a run leaves no usable OUTCAR.
+in POSCAR order), and run the calculator with a stand-in ``vasp`` (``tests/fake_vasp.py``) that
+writes a recorded real OUTCAR (``tests/data/README``): the labels must come back in the input atom
+order, with the virial of the OUTCAR's stress, and an unusable run must be a rejected frame.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from ase import Atoms
 
 from dpgen_llzo.errors import UserInputError
 from dpgen_llzo.labelers import get_labeler
-from dpgen_llzo.labelers.vasp_labeler import POTCAR_DIR_ENV, VASP_COMMAND_ENV, electronic_steps, scf_failure, species_order
+from dpgen_llzo.labelers.base import LabelingFailure
+from dpgen_llzo.labelers.vasp_labeler import POTCAR_DIR_ENV, VASP_COMMAND_ENV
 from dpgen_llzo.vasp import build_incar, format_incar
+from dpgen_llzo.vasp.calculator import VaspSinglePoint, species_order
 from test_vasp import potcar_dir, titles  # noqa: F401  (fixture)
+from vasp_files import CH4_NELM, H2O, K4SN4O6, LI40, LI40_TRUNCATED, fake_vasp_command, outcar_text, potcar_tree
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -67,22 +72,6 @@ def test_md_keeps_the_wavefunctions_between_steps(tmp_path, potcar_dir, monkeypa
     assert "next step starts its SCF" in (tmp_path / "vasp" / "INCAR").read_text()
 
 
-def _outcar(nelm: int, electronic_per_ionic: list[int]) -> str:
-    lines = [" POTCAR:    PAW_PBE Li_sv 10Sep2004", f"   NELM   =    {nelm};   NELMIN=  2; NELMDL= -5     # of ELM steps"]
-    for ionic, n in enumerate(electronic_per_ionic, start=1):
-        for e in range(1, n + 1):
-            lines.append(f"----------------------------------------- Iteration {ionic:6d}({e:4d})  ---------------------------------------")
-    return "\n".join(lines) + "\n"
-
-
-def test_scf_convergence_is_read_from_the_electronic_steps_of_outcar():
-    assert electronic_steps(_outcar(200, [31, 12])) == (200, [31, 12])
-    assert scf_failure(_outcar(200, [31])) is None
-    assert scf_failure(_outcar(60, [60])) == "SCF not converged: the electronic loop stopped at NELM = 60"
-    assert scf_failure(_outcar(60, [60, 20])) is None  # only the labelled (last) ionic step counts
-    assert "no electronic step" in scf_failure(_outcar(60, []))
-
-
 def test_a_run_without_outcar_is_a_rejected_frame_not_a_crash(tmp_path, potcar_dir, monkeypatch, capsys):  # noqa: F811
     """`dpgen-llzo label --labeler vasp` with a command that is not VASP: the frame is rejected with
     the reason, nothing is written, and the exit code is the one DP-GEN's fp command tolerates."""
@@ -108,3 +97,84 @@ def test_missing_potcar_directory_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(UserInputError, match="is not a directory"):
         get_labeler("vasp", potcar_dir=str(tmp_path / "none")).calculator()
     assert os.environ.get(POTCAR_DIR_ENV) is None
+
+
+# --------------------------------------------------------------------------- reading results back
+
+
+def _calculator(tmp_path: Path, datasets: dict[str, str], command: str | None = None) -> VaspSinglePoint:
+    """The labeler's calculator with fake POTCARs for ``datasets`` (element → dataset) and the stand-in VASP."""
+    potcars = potcar_tree(tmp_path / "potpaw", datasets)
+    return VaspSinglePoint(command or fake_vasp_command(), potcars, build_incar(), str(tmp_path / "vasp"),
+                           potcar_variants=datasets)
+
+
+def _interleaved(path: Path) -> tuple[Atoms, list[int]]:
+    """The OUTCAR's structure with the species interleaved (K Sn O K Sn O ...), and for each atom its
+    index in the OUTCAR. First appearances keep the OUTCAR's species order, so the POSCAR the
+    calculator writes is the one the recorded run read."""
+    text = outcar_text(path)
+    from dpgen_llzo.vasp import read_outcar
+
+    symbols = read_outcar(path).symbols
+    by_species = [[i for i, s in enumerate(symbols) if s == species] for species in dict.fromkeys(symbols)]
+    order = [group[k] for k in range(max(map(len, by_species))) for group in by_species if k < len(group)]
+    atoms = Atoms([symbols[i] for i in order], positions=text.positions[order], cell=text.cell, pbc=True)
+    return atoms, order
+
+
+def test_labels_come_back_in_the_input_order_with_the_outcars_virial(tmp_path, monkeypatch):
+    """K4Sn4O6 (three species, a cell that is not lower-triangular) through the real calculator."""
+    from dpgen_llzo.labelers.labelling import label_atoms
+
+    monkeypatch.setenv("FAKE_VASP_OUTCARS", str(K4SN4O6))
+    atoms, order = _interleaved(K4SN4O6)
+    assert atoms.get_chemical_symbols()[:4] == ["K", "Sn", "O", "K"]
+    atoms.calc = _calculator(tmp_path, {"K": "K_sv", "Sn": "Sn_d", "O": "O"})
+    frame = label_atoms(atoms)
+    text = outcar_text(K4SN4O6)
+    poscar = (tmp_path / "vasp" / "POSCAR").read_text().splitlines()
+    assert poscar[5].split() == ["K", "Sn", "O"] and poscar[6].split() == ["4", "4", "6"]
+    assert frame.energy == pytest.approx(text.energy, abs=1e-8)  # free energy TOTEN
+    np.testing.assert_allclose(frame.forces, text.forces[order], atol=1e-6)  # atom j gets the force of its OUTCAR row
+    assert np.abs(frame.forces - text.forces).max() > 0.05  # (which the unsorted rows would not give)
+    np.testing.assert_allclose(frame.virial, text.virial, rtol=1e-6, atol=1e-9)  # -V * stress = kB x V / 1602.18
+    assert np.trace(frame.virial) > 0  # 12.7 kbar of pressure: the cell pushes outwards
+
+
+@pytest.mark.parametrize("recorded, datasets, fragment", [
+    (CH4_NELM, {"H": "H", "C": "C"}, "SCF not converged: the electronic loop stopped at NELM = 15"),
+    (LI40_TRUNCATED, {"Li": "Li_sv"}, "OUTCAR has no complete ionic step"),
+])
+def test_an_unusable_run_is_a_labelling_failure(tmp_path, monkeypatch, recorded, datasets, fragment):
+    monkeypatch.setenv("FAKE_VASP_OUTCARS", str(recorded))
+    atoms, _ = _interleaved(LI40 if recorded == LI40_TRUNCATED else recorded)
+    atoms.calc = _calculator(tmp_path, datasets)
+    with pytest.raises(LabelingFailure, match=fragment):
+        atoms.get_forces()
+
+
+def test_vasp_exiting_with_an_error_after_writing_outcar_is_a_labelling_failure(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_VASP_OUTCARS", str(LI40_TRUNCATED))
+    monkeypatch.setenv("FAKE_VASP_EXIT_CODE", "1")
+    atoms, _ = _interleaved(LI40)
+    atoms.calc = _calculator(tmp_path, {"Li": "Li_sv"})
+    with pytest.raises(LabelingFailure, match="VASP exited with an error .* no complete ionic step"):
+        atoms.get_forces()
+
+
+def test_vasp_exiting_with_an_error_and_no_outcar_stops_the_labelling(tmp_path):
+    from ase.calculators.calculator import CalculationFailed
+
+    atoms, _ = _interleaved(LI40)
+    atoms.calc = _calculator(tmp_path, {"Li": "Li_sv"}, command="false")  # a wrong command: loud, not a rejection
+    with pytest.raises(CalculationFailed):
+        atoms.get_forces()
+
+
+def test_an_outcar_of_other_atoms_is_a_labelling_failure(tmp_path):
+    """The calculator checks the OUTCAR's atoms against its POSCAR (here a plain `cp` plays VASP)."""
+    atoms, _ = _interleaved(H2O)
+    atoms.calc = _calculator(tmp_path, {"O": "O", "H": "H"}, command=f"cp {LI40} OUTCAR")
+    with pytest.raises(LabelingFailure, match=r"its atoms \(Li40\) are not those of the POSCAR \(O2 H4\)"):
+        atoms.get_forces()

@@ -1,14 +1,16 @@
-"""Labelling runs that finished but must not become training data: VASP without SCF convergence.
+"""Labelling runs that finished but must not become training data: VASP without a usable OUTCAR.
 
 DP-GEN's ``run_fp`` for ``fp_style: "vasp"`` calls a task finished when its OUTCAR has the
-``Elapsed time`` line, and ``post_fp`` then labels whatever the last ionic step holds, also when
-the electronic loop stopped at NELM without reaching EDIFF. ``dpgen-llzo run`` screens every fp
-task between ``run_fp`` and ``post_fp``:
+``Elapsed time`` line, and ``post_fp`` then labels what dpdata reads from it (falling back to
+``vasprun.xml`` when dpdata cannot read the OUTCAR). ``dpgen-llzo run`` screens every fp task
+between ``run_fp`` and ``post_fp`` with :func:`dpgen_llzo.vasp.outcar_failure` (dpdata's reader
+and its NELM count, the same that ``post_fp`` applies):
 
-* an OUTCAR whose last electronic loop used all NELM steps, or that holds no electronic step at
-  all, is moved aside (``OUTCAR.unconverged``, with ``vasprun.xml``) and an empty OUTCAR takes its
-  place, so ``post_fp`` counts the task among the failed ones: it is reported, excluded, and the
-  run goes on while the failed share stays under ``ratio_failed`` (DP-GEN's own check);
+* an OUTCAR whose last electronic loop used all NELM steps, or that holds no complete ionic step
+  (VASP crashed, was killed or did not start), is moved aside (``OUTCAR.unconverged``, with
+  ``vasprun.xml``) and an empty OUTCAR takes its place, so ``post_fp`` counts the task among the
+  failed ones whatever dpdata version it runs: it is reported, excluded, and the run goes on
+  while the failed share stays under ``ratio_failed`` (DP-GEN's own check);
 * ``02.fp/fp_faults.json`` lists each screened-out task and why.
 
 Screening again (a resumed run) finds the moved file and changes nothing. Other fp styles need
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from dpgen_llzo.atomic_io import write_json_atomic, write_text_atomic
-from dpgen_llzo.labelers.vasp_labeler import scf_failure
+from dpgen_llzo.vasp.outputs import outcar_failure
 
 FP_FAULTS_FILE = "fp_faults.json"
 SET_ASIDE = ".unconverged"
@@ -36,10 +38,10 @@ def screen_vasp_task(task: str | os.PathLike) -> str | None:
     if kept.is_file():
         if not outcar.exists():  # interrupted between the move and the placeholder
             write_text_atomic(outcar, "")
-        return scf_failure(kept.read_text(errors="replace")) or "set aside earlier"
+        return outcar_failure(kept) or "set aside earlier"
     if not outcar.is_file():
         return None  # never ran: DP-GEN's own bookkeeping covers it
-    problem = scf_failure(outcar.read_text(errors="replace"))
+    problem = outcar_failure(outcar)
     if problem is None:
         return None
     for name in ("vasprun.xml", "OUTCAR"):
