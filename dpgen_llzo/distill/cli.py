@@ -42,6 +42,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--wall-min", type=float, default=None, help="wall time of the whole run, minutes (for the report)")
     report.add_argument("--no-lattice", action="store_true", help="skip the relaxations (0 K cell parameters)")
     report.add_argument("--subset", default=None, help="copy the first frame of a few held-out systems per class here (a small set to commit for tests)")
+    report.add_argument("--refresh", action="store_true", help="only re-read stability.json into OUTPUT's existing report (nothing recomputed)")
     report.add_argument("--quick", action="store_true", help="few held-out frames and curve points (tests)")
     report.set_defaults(func=run_report)
 
@@ -100,6 +101,12 @@ def run_report(args: argparse.Namespace) -> int:
     from dpgen_llzo.config import load_json, load_llzo_settings
     from dpgen_llzo.distill.ship import ship_model
 
+    if args.refresh:
+        from dpgen_llzo.distill.ship import refresh_report
+
+        refresh_report(args.output, args.wall_min)
+        print(f"{args.output}/report.md refreshed")
+        return 0
     settings = load_llzo_settings(args.param)
     param = load_json(args.param, "param file")
     data = _data_counts(args.workdir, param) if args.workdir else {}

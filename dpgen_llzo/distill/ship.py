@@ -140,7 +140,7 @@ def ship_model(
     if lattice and not quick:
         for phase, generator in PHASES.items():
             cells[phase] = {"student": curves.relaxed_cell(generator, calculators["student"]),
-                            "teacher": curves.relaxed_cell(generator, calculators[teacher_name], fmax_eV_A=0.03, max_steps=150)}
+                            "teacher": curves.relaxed_cell(generator, calculators[teacher_name], fmax_eV_A=0.03, max_steps=80)}
             log.info("relaxed %s: student a=%.4f, teacher a=%.4f", phase, cells[phase]["student"]["a"], cells[phase]["teacher"]["a"])
 
     committed = None
@@ -165,6 +165,26 @@ def ship_model(
         "data": data or {},
         "validation_wall_s": time.time() - started,
     }
+    write_json_atomic(output / "report.json", report)
+    write_text_atomic(output / "report.md", report_markdown(report))
+    return report
+
+
+def refresh_report(output: str | os.PathLike, wall_time_min: float | None = None) -> dict[str, Any]:
+    """Re-read ``stability.json`` into an existing ``report.json`` and rewrite ``report.md`` (nothing recomputed).
+
+    ``wall_time_min``, if given, replaces the run's wall time (minutes) in the report's data.
+    """
+    from dpgen_llzo.atomic_io import write_json_atomic, write_text_atomic
+    from dpgen_llzo.errors import UserInputError
+
+    output = Path(output)
+    report = read_json(output / "report.json")
+    if report is None:
+        raise UserInputError(f"{output}/report.json: no report to refresh (run dpgen-llzo distill report first)")
+    report["stability"] = read_json(output / "stability.json") or {}
+    if wall_time_min is not None:
+        report.setdefault("data", {})["wall_time_min"] = wall_time_min
     write_json_atomic(output / "report.json", report)
     write_text_atomic(output / "report.md", report_markdown(report))
     return report
