@@ -137,7 +137,7 @@ def write_thermo_log(path: Path, temperatures: np.ndarray, lengths: np.ndarray, 
 # known answers through the study's own post-processing
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(300)
 def test_synthetic_heating_ramp_gives_known_tc_and_expansion(tmp_path):
     """c/a(T) = 1 − A (Tc − T)^½ below Tc = 900 K, a(T) with α = 1.5e-5 /K: the section finds both."""
     from dpgen_llzo.study.tasks import ramp_step_files
@@ -165,7 +165,7 @@ def test_synthetic_heating_ramp_gives_known_tc_and_expansion(tmp_path):
     assert (tmp_path / "plots" / "transition_c_over_a.png").is_file()
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 def test_synthetic_diffusion_gives_known_ea_and_flags_a_caged_run(tmp_path):
     """Random walkers with D0 exp(−0.35 eV/kT) at 800–1400 K, caged ions at 600 K: Ea, D0 recovered, 600 K excluded."""
     from dpgen_llzo.analysis.synthetic import random_walk_system, write_lammps_dump
@@ -244,6 +244,55 @@ def test_shipped_plans_load():
 
 
 # --------------------------------------------------------------------------------------------
+# dispatch: dependencies and the number of jobs in flight (a fake LAMMPS, no MD)
+
+FAKE_LAMMPS = """#!/bin/bash
+echo "start $PWD $(date +%s.%N)" >> {log}
+sleep 0.5
+echo "Total wall time: 0:00:00" > log.lammps
+echo "end $PWD $(date +%s.%N)" >> {log}
+"""
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("jobs", [2, 0])
+def test_runs_start_after_their_dependencies_with_at_most_jobs_in_flight(tmp_path, jobs):
+    from dpgen_llzo.autotest.workflow import working_directory
+    from dpgen_llzo.study.dispatch import run_all
+    from dpgen_llzo.study.tasks import Run, lammps_finished
+
+    runlog = tmp_path / "fake.log"
+    fake = tmp_path / "fake-lmp"
+    fake.write_text(FAKE_LAMMPS.format(log=runlog))
+    fake.chmod(0o755)
+    entry = json.loads(MACHINE.read_text())["model_devi"]
+    runs_dir = tmp_path / "runs"
+    depends = {"a": (), "b": (), "c": ("a",), "d": ("a", "b"), "e": ()}
+
+    def make(name: str) -> Run:
+        directory = runs_dir / name
+        return Run(name, "test", lambda: (directory.mkdir(parents=True, exist_ok=True), ("in.lammps",))[1],
+                   lambda: lammps_finished(directory), depends=depends[name], outputs=("log.lammps",), cost=1.0)
+
+    runs = [make(n) for n in depends]
+    lines = []
+    with working_directory(tmp_path):
+        assert run_all(runs, runs_dir, entry, str(fake), jobs, 0.2, lines.append) == 5
+        assert run_all(runs, runs_dir, entry, str(fake), jobs, 0.2, lines.append) == 0  # all finished: nothing starts
+    events = {}
+    for line in runlog.read_text().splitlines():
+        kind, directory, stamp = line.split()
+        events.setdefault(Path(directory).name, {})[kind] = float(stamp)
+    assert set(events) == set(depends)
+    for name, deps in depends.items():
+        assert all(events[name]["start"] >= events[d]["end"] for d in deps), (name, events)
+    if jobs:
+        stamps = sorted([(e["start"], 1) for e in events.values()] + [(e["end"], -1) for e in events.values()])
+        assert max(np.cumsum([delta for _, delta in stamps])) <= jobs
+    assert "test: 5/5 runs" in lines
+
+
+# --------------------------------------------------------------------------------------------
 # kill and resume
 
 
@@ -259,7 +308,7 @@ def resume_plan(path: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(400)
+@pytest.mark.timeout(600)
 def test_kill_and_resume_reruns_nothing_finished(tmp_path, committee):
     from dpgen_llzo.study.tasks import ramp_step_files
 
@@ -317,7 +366,7 @@ def test_kill_and_resume_reruns_nothing_finished(tmp_path, committee):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_quick_plan_runs_end_to_end(tmp_path, committee):
     runlog = tmp_path / "runs.log"
     machine = logging_machine(tmp_path, runlog)
@@ -363,3 +412,15 @@ def test_quick_plan_runs_end_to_end(tmp_path, committee):
         assert (out / plot).is_file() and (out / plot).stat().st_size > 1000, plot
     assert {"transition_c_over_a.png", "bulk_arrhenius.png", "gb_arrhenius.png", "structure_rdf.png"} <= {
         Path(p).name for p in result["plots"]}
+
+    # the same command again, with one run's directory removed: only that run is redone
+    import shutil
+
+    shutil.rmtree(out / "runs" / "structure" / "npt_T00300")
+    again = subprocess.run([str(BIN / "dpgen-llzo"), "study", *map(str, committee), "--plan", "quick",
+                            "--machine", str(machine), "-o", str(out)], env=child_env(), capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    starts_again, ends_again, _ = run_counts(runlog, out / "runs")
+    assert starts_again - starts == Counter({"structure/npt_T00300": 1}) and ends_again["structure/npt_T00300"] == 2
+    assert json.loads((out / "study.json").read_text())["runs_submitted"] == 1

@@ -183,6 +183,8 @@ class BulkSection(StudySection):
             trust = p["trust"]
             share = f"{100 * trust['share_above_hi']:.1f} %" if trust.get("available") else "–"
             used = "yes" if p["included"] else f"no: {p['excluded_reason']}"
+            if p["included"] and trust.get("flagged"):
+                used = "yes (**untrusted**: trust.exclude_untrusted leaves it out)"
             lines.append(f"| {p['temperature_K']:g} | {pm(p.get('D_cm2_s'), p.get('D_err_cm2_s'), '.3g')} | "
                          f"{pm(p.get('sigma_NE_S_cm'), p.get('sigma_NE_err_S_cm'), '.3g')} | "
                          f"{pm(p.get('sigma_collective_S_cm'), p.get('sigma_collective_err_S_cm'), '.3g')} | "

@@ -41,6 +41,21 @@ def _submission(task: ShellTask, work_base: str, entry: dict[str, Any]):
                                       outlog="task.log", errlog="task.log")])
 
 
+def _forget_finished_tags(submission, work_base: str) -> None:
+    """Remove dpdispatcher's "finished" tags of a run the study found unfinished (its outputs were removed to redo it).
+
+    Only local tags (Shell/lazy-local and local contexts, where ``work_base`` is the job's root);
+    otherwise dpdispatcher would recover the old job as finished and skip the run.
+    """
+    submission.generate_jobs()
+    for job in submission.belonging_jobs:
+        tags = [Path(work_base) / f"{job.job_hash}_job_tag_finished"]
+        tags += [Path(work_base) / task.task_work_path / f"{task.task_hash}_task_tag_finished" for task in job.job_task_list]
+        for tag in tags:
+            if tag.is_file():
+                tag.unlink()
+
+
 def _shell_task(run: Run, lammps: str) -> ShellTask:
     forward = run.prepare()
     return ShellTask(directory=run.name, command=f"{lammps} -i in.lammps", forward_files=tuple(forward),
@@ -115,6 +130,7 @@ def run_all(runs: Sequence[Run], runs_dir: Path, entry: dict[str, Any], lammps: 
                         and all(d in done for d in run.depends)), key=lambda r: (-dependents[r.name], -r.cost, r.name))
         for run in ready[: max(0, jobs - len(active))]:
             submission = _submission(_shell_task(run, lammps), work_base, entry)
+            _forget_finished_tags(submission, work_base)
             log.info("starting %s", run.name)
             try:
                 submission.run_submission(exit_on_submit=True, check_interval=check_interval)

@@ -5,7 +5,8 @@ failed or the plan says ``"compress": false``; ``DIR/models/models.json`` record
 whether it was compressed, the time it took and, on failure, DeePMD's reason. Compression
 needs the model's smallest neighbour distance: a frozen TF model keeps it when its training
 computed the neighbour statistics; otherwise the training ``input.json`` beside the model is
-passed with ``-t`` (its data paths made absolute). A resumed study reuses ``models.json`` and
+passed with ``-t`` (its data paths made absolute; DeePMD then recomputes the statistics over the
+training data, minutes). The models compress side by side. A resumed study reuses ``models.json`` and
 refuses other models.
 """
 
@@ -63,29 +64,54 @@ def _reason(stderr: str) -> str:
     return lines[-1][:300] if lines else "dp compress failed without a message"
 
 
-def compress_model(source: Path, target: Path, scratch: Path) -> tuple[bool, str | None]:
-    """``dp compress`` ``source`` into ``target``; retried with ``-t input.json`` when one is found.
+def has_neighbour_statistics(model: Path) -> bool:
+    """Whether a frozen TF model stores ``train_attr/min_nbor_dist`` (then it compresses without ``-t``).
 
-    Returns (compressed, reason of the failure or None). ``target`` is only written on success.
+    The node name is plain text in the GraphDef; other model formats are assumed to have it.
     """
-    scratch.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    partial = scratch / f"compressed{target.suffix}"
-    base = ["dp", "compress", "-i", str(source), "-o", str(partial), "-c", str(scratch / "checkpoint")]
-    attempts = [base]
+    if model.suffix != ".pb":
+        return True
+    needle, tail = b"train_attr/min_nbor_dist", b""
+    with open(model, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            if needle in tail + chunk:
+                return True
+            tail = chunk[-len(needle):]
+    return False
+
+
+def compress_command(source: Path, partial: Path, scratch: Path) -> list[str]:
+    """``dp compress`` argv: with ``-t input.json`` (data paths made absolute) when the model lacks the statistics."""
+    argv = ["dp", "compress", "-i", str(source), "-o", str(partial)]  # its checkpoint folder lands in scratch
     script = training_script(source)
-    if script is not None:
-        attempts.append(base + ["-t", str(_absolute_script(script, scratch / "input.json"))])
-    reason = None
-    for argv in attempts:
-        done = subprocess.run(argv, cwd=scratch, env=env, capture_output=True, text=True)
-        if done.returncode == 0 and partial.is_file():
+    if not has_neighbour_statistics(source) and script is not None:
+        argv += ["-t", str(_absolute_script(script, scratch / "input.json"))]
+    return argv
+
+
+def compress_models(sources: Sequence[Path], targets: Sequence[Path], scratches: Sequence[Path]) -> list[str | None]:
+    """``dp compress`` every model side by side; the reason of each failure (None: compressed into its target)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    procs = []
+    for source, target, scratch in zip(sources, targets, scratches):
+        scratch = scratch.absolute()  # dp runs inside it
+        scratch.mkdir(parents=True, exist_ok=True)
+        partial = scratch / f"compressed{target.suffix}"
+        argv = compress_command(source, partial, scratch)
+        procs.append((subprocess.Popen(argv, cwd=scratch, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       text=True), partial, target, "-t" in argv, source))
+    reasons = []
+    for proc, partial, target, with_script, source in procs:
+        output, _ = proc.communicate()
+        if proc.returncode == 0 and partial.is_file():
             os.replace(partial, target)
-            return True, None
-        reason = _reason(done.stderr + done.stdout)
-    if script is None:
-        reason = f"{reason} (no input.json beside the model to pass with -t)"
-    return False, reason
+            reasons.append(None)
+            continue
+        reason = _reason(output)
+        if not with_script and not has_neighbour_statistics(source):
+            reason += " (the model has no min_nbor_dist and no input.json lies beside it to pass with -t)"
+        reasons.append(reason)
+    return reasons
 
 
 def prepare_models(sources: Sequence[str | os.PathLike], models_dir: Path, compress: bool) -> list[dict[str, Any]]:
@@ -96,7 +122,8 @@ def prepare_models(sources: Sequence[str | os.PathLike], models_dir: Path, compr
     UserInputError
         A model file that does not exist, or a study directory started with other models.
     """
-    paths = [Path(s).resolve() for s in sources]
+    paths = [Path(s).absolute() for s in sources]
+    models_dir = models_dir.absolute()
     for given, path in zip(sources, paths):
         if not path.is_file():
             raise UserInputError(f"{given}: model file not found")
@@ -110,22 +137,22 @@ def prepare_models(sources: Sequence[str | os.PathLike], models_dir: Path, compr
         if all((models_dir / r["name"]).is_file() for r in records):
             return records
     models_dir.mkdir(parents=True, exist_ok=True)
+    names = [f"model_{i}{p.suffix or '.pb'}" for i, p in enumerate(paths)]
+    targets = [models_dir / name for name in names]
+    scratches = [models_dir / f".compress_{i}" for i in range(len(paths))]
+    started = time.monotonic()
+    reasons = compress_models(paths, targets, scratches) if compress else ["compress is off in the plan"] * len(paths)
+    elapsed = round(time.monotonic() - started, 1)
     records = []
-    for index, (path, source) in enumerate(zip(paths, wanted)):
-        name = f"model_{index}{path.suffix or '.pb'}"
-        target = models_dir / name
-        started = time.monotonic()
-        ok, reason = (False, "compress is off in the plan")
-        if compress:
-            ok, reason = compress_model(path, target, models_dir / f".compress_{index}")
-            shutil.rmtree(models_dir / f".compress_{index}", ignore_errors=True)
-        if not ok:
+    for path, source, name, target, scratch, reason in zip(paths, wanted, names, targets, scratches, reasons):
+        shutil.rmtree(scratch, ignore_errors=True)
+        if reason is not None:
             if compress:
                 log.warning("dp compress failed for %s: %s; using the uncompressed model", path, reason)
             tmp = target.with_name(f".{name}.tmp")
             shutil.copyfile(path, tmp)
             os.replace(tmp, target)
-        records.append({**source, "name": name, "compressed": ok, "compress_error": None if ok else reason,
-                        "compress_s": round(time.monotonic() - started, 1)})
+        records.append({**source, "name": name, "compressed": reason is None, "compress_error": reason,
+                        "compress_s": elapsed if compress else 0.0})
     write_json_atomic(record_path, records)
     return records

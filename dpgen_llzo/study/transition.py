@@ -162,9 +162,9 @@ class TransitionSection(StudySection):
         if "error" in result:
             lines.append(f"Tc fit failed: {result['error']}")
         else:
-            tc = pm(result["Tc_K"], result["Tc_err_K"], ".0f") if result["Tc_bracketed"] else (
-                f"not bracketed by the heating range (the fit gave {fmt(result['Tc_fit_K'], '.0f')} K): extend the range")
-            lines.append(f"- Tc = {tc} K; experiment "
+            tc = f"{pm(result['Tc_K'], result['Tc_err_K'], '.0f')} K" if result["Tc_bracketed"] else (
+                f"not bracketed by the heating range (the fit gave {fmt(result['Tc_fit_K'], '.3g')} K): extend the range")
+            lines.append(f"- Tc = {tc}; experiment "
                          f"{experiment.describe(experiment.TC_K)} ({experiment.TC_K['source']}).")
             lines.append(f"- Linear expansion (V^1/3, {result['expansion_range_K'][0]:.0f}–{result['expansion_range_K'][1]:.0f} K): "
                          f"{pm(result.get('alpha_linear_per_K'), result.get('alpha_linear_err_per_K'), '.3g')} 1/K; "
