@@ -207,3 +207,21 @@ def test_the_band_guess_follows_the_sites_and_never_doubles_back():
     path = np.array([image.positions[0] for image in images])
     assert np.all(np.diff(path[:, 0]) > 0) and path[3, 1] > 1.5  # through the waypoints, not the straight line
     np.testing.assert_allclose(path[[0, -1]], waypoints[[0, -1]])
+
+
+def test_results_are_written_after_each_stage():
+    from ase import Atoms
+
+    from dpgen_llzo.neb.endpoints import custom_hop
+    from dpgen_llzo.neb.workflow import hop_barrier
+
+    hop = custom_hop(Atoms("H", positions=[[-1.0, 0, 0]]), Atoms("H", positions=[[1.0, 0, 0]]))
+    stages = []
+    report, paths = hop_barrier(hop, DoubleWell(), DoubleWell(c=0.0), "well", n_images=3, fmax=0.01, teacher_neb=True,
+                                on_stage=lambda report, paths: stages.append(sorted(paths)))
+    assert stages == [["model"], ["model", "teacher_on_model_path"]]  # the last stage is the caller's final write
+    assert sorted(paths) == ["model", "teacher_neb", "teacher_on_model_path"]
+    # the teacher is the untilted well: its barrier on its own band is A = 0.4 eV
+    assert report["teacher_neb"]["barrier_forward_eV"] == pytest.approx(0.4, abs=2e-3)
+    assert report["barrier_error_eV"]["model_minus_teacher_neb"] == pytest.approx(
+        report["model"]["barrier_forward_eV"] - 0.4, abs=2e-3)

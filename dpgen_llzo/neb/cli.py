@@ -129,14 +129,19 @@ def run_neb_command(args: argparse.Namespace, calculator=None) -> int:
     output = args.output or f"neb-{hop.name}"
     os.makedirs(output, exist_ok=True)
     print(hop.description)
+    model_file = os.path.abspath(args.model) if os.path.exists(args.model) else args.model
+
+    def write(report, paths):  # after every stage: a teacher killed midway leaves the model's barrier
+        report["model_file"] = model_file
+        write_outputs(report, paths, output)
+
     report, paths = hop_barrier(
         hop, calculator, teacher, teacher_name, n_images=args.images, fmax=args.fmax, steps=args.steps,
         optimizer=args.optimizer, climb=not args.no_climb, spring=args.spring, relax_end_points=not args.no_relax,
         relax_steps=args.relax_steps, interpolation=args.interpolation, teacher_neb=args.teacher_neb,
-        teacher_steps=args.teacher_steps, logfile=os.path.join(output, "neb.log"),
+        teacher_steps=args.teacher_steps, logfile=os.path.join(output, "neb.log"), on_stage=write,
     )
-    report["model_file"] = os.path.abspath(args.model) if os.path.exists(args.model) else args.model
-    write_outputs(report, paths, output)
+    write(report, paths)
     for key, label in (("model", "model"), ("teacher_on_model_path", f"{teacher_name} on the model's path"),
                        ("teacher_neb", f"{teacher_name} NEB")):
         if key in report:

@@ -69,6 +69,7 @@ def hop_barrier(
     teacher_neb: bool = False,
     teacher_steps: int | None = None,
     logfile=None,
+    on_stage=None,
 ) -> tuple[dict[str, Any], dict[str, PathResult]]:
     """Barrier of one hop with ``calculator``, and with ``teacher`` on the same path if given.
 
@@ -95,6 +96,9 @@ def hop_barrier(
         Relax the end points first (fixed cell); otherwise they are taken as given.
     interpolation
         ``auto`` (the hop's waypoints when it has more than two, else IDPP), ``linear`` or ``idpp``.
+    on_stage
+        Called as ``on_stage(report, paths)`` after each finished stage (the model's band, the
+        teacher on it, the teacher's band), e.g. to write the results so far.
 
     Returns
     -------
@@ -119,12 +123,17 @@ def hop_barrier(
     }
     if not model.converged:
         log.warning("the model's band did not converge in %d steps (max force %.3f eV/Å)", steps, model.max_force)
+    if on_stage:
+        on_stage(report, paths)
     if teacher is not None:
         on_path = evaluate_path(model.images, teacher)
         paths["teacher_on_model_path"] = on_path
         report["teacher"] = teacher_name
         report["teacher_on_model_path"] = on_path.summary()
         errors = {"model_minus_teacher_on_model_path": model.barriers()["barrier_forward_eV"] - on_path.barriers()["barrier_forward_eV"]}
+        report["barrier_error_eV"] = errors
+        if on_stage and teacher_neb:
+            on_stage(report, paths)
         if teacher_neb:
             teacher_hop = Hop(hop.name, model.images[0], model.images[-1], hop.moving_atom, hop.waypoints, hop.description)
             teacher_ends, teacher_end_info = relaxed_end_points(teacher_hop, teacher, fmax, relax_steps, relax_end_points, logfile)
