@@ -20,8 +20,10 @@ from dpgen_llzo.config import check_dpgen_machine, check_dpgen_param, load_llzo_
 from dpgen_llzo.errors import UserInputError
 
 REPO = Path(__file__).resolve().parents[1]
-# `dpgen run` bundles; param/autotest/ holds autotest params, checked by tests/test_autotest*.py
-PARAMS = sorted(p for p in (REPO / "param").glob("**/*.json") if "autotest" not in p.relative_to(REPO / "param").parts)
+# `dpgen run` bundles; param/autotest/ holds autotest params (tests/test_autotest*.py) and
+# param/study/ the plans of `dpgen-llzo study` (tests/test_study.py)
+PARAMS = sorted(p for p in (REPO / "param").glob("**/*.json")
+                if not {"autotest", "study"} & set(p.relative_to(REPO / "param").parts))
 MACHINES = sorted((REPO / "machine").glob("*.json"))
 VASP_PARAM = REPO / "param" / "vasp" / "param.json"
 DEMO_PARAM = REPO / "param" / "demo" / "param.json"
@@ -30,6 +32,7 @@ BUNDLES = [  # (param, machine) pairs shipped together
     (REPO / "param" / "demo" / "param-quick.json", REPO / "machine" / "local.json"),
     (VASP_PARAM, REPO / "machine" / "slurm.json"),
     (REPO / "param" / "cp2k" / "param.json", REPO / "machine" / "local-cp2k.json"),
+    (REPO / "param" / "distill" / "param.json", REPO / "machine" / "local-distill.json"),
 ]
 
 
@@ -211,7 +214,10 @@ def test_production_init_systems_build():
     assert len(pairs) == 10
 
 
-@pytest.mark.parametrize("param_path", [DEMO_PARAM, VASP_PARAM], ids=["demo", "vasp"])
+DISTILL_PARAM = REPO / "param" / "distill" / "param.json"
+
+
+@pytest.mark.parametrize("param_path", [DEMO_PARAM, VASP_PARAM, DISTILL_PARAM], ids=["demo", "vasp", "distill"])
 def test_bundles_have_a_gb_stage_with_per_atom_deviation(param_path):
     param = json.loads(param_path.read_text())
     settings = load_llzo_settings(param_path)
@@ -225,3 +231,30 @@ def test_bundles_have_a_gb_stage_with_per_atom_deviation(param_path):
         assert template.is_file() and "pair_style      deepmd" in template.read_text()
         assert job["rev_mat"]["lmp"]["out_file model_devi.out"] == ["out_file model_devi.out atomic"]
         assert job["rev_mat"]["lmp"]["V_NSTEPS"][0] >= job["trj_freq"]
+
+
+def test_distillation_bundle_carries_the_zbl_baseline_and_one_teacher():
+    """param/distill: the table init writes is the one the model reads; the machine labels with the param's teacher."""
+    param = json.loads(DISTILL_PARAM.read_text())
+    model = param["default_training_param"]["model"]
+    assert model["use_srtab"] == Path(param["srtab_file_path"]).name
+    assert 0 < model["sw_rmin"] < model["sw_rmax"] <= 1.3  # ZBL alone below 1 Å, DP alone above 1.3 Å
+    settings = load_llzo_settings(DISTILL_PARAM)
+    assert settings["labeler"]["name"] == "diep"
+    assert settings["short_range"]["switch_on_A"] >= model["sw_rmax"]  # pure ZBL wherever it is mixed in
+    fp = json.loads((REPO / "machine" / "local-distill.json").read_text())["fp"]["command"]
+    assert "--labeler diep" in fp
+    temps = {t for job in param["model_devi_jobs"] for t in job.get("temps", [])}
+    assert {300, 1600, 3000} <= temps and any(20000.0 in job.get("press", []) for job in param["model_devi_jobs"])
+
+
+def test_init_refuses_a_machine_labelling_with_another_teacher(tmp_path):
+    from dpgen_llzo.errors import UserInputError
+    from dpgen_llzo.init_data.runner import check_fp_labeler
+
+    machine = json.loads((REPO / "machine" / "local.json").read_text())  # fp: --labeler chgnet
+    path = tmp_path / "machine.json"
+    path.write_text(json.dumps(machine))
+    with pytest.raises(UserInputError, match="labels with --labeler chgnet but the param's _dpgen_llzo/labeler/name is 'diep'"):
+        check_fp_labeler({"name": "diep"}, path)
+    check_fp_labeler({"name": "chgnet"}, path)  # the demo pair is consistent
