@@ -48,9 +48,11 @@ def test_loop_datasets_lists_init_and_labelled_fp_data_only(tmp_path):
     system(tmp_path / "iter.000001" / "02.fp" / "data.000")
     system(tmp_path / "iter.000000" / "02.fp" / "data.001")
     system(tmp_path / "iter.000000" / "02.fp" / "data.002", frames=False)  # every task failed: no set.*
+    system(tmp_path / "iter.000002" / "02.fp" / "data.000" / "Li56La24Zr16O96")  # post_fp's MultiSystems layout
     found = loop_datasets(tmp_path, param)
     assert found == {"init": ["init/cubic/perturbed"],
-                     "loop": ["iter.000000/02.fp/data.001", "iter.000001/02.fp/data.000"]}
+                     "loop": ["iter.000000/02.fp/data.001", "iter.000001/02.fp/data.000",
+                              "iter.000002/02.fp/data.000/Li56La24Zr16O96"]}
 
 
 def test_error_table_recovers_known_offsets():

@@ -35,9 +35,11 @@ def loop_datasets(workdir: str | os.PathLike, param: dict[str, Any]) -> dict[str
     prefix = param.get("init_data_prefix", "")
     init = [os.path.join(prefix, name) for name in param.get("init_data_sys", [])]
     init = [name for name in init if (workdir / name / "type.raw").is_file()]
+    # DP-GEN's post_fp writes each data.NNN as a dpdata MultiSystems: one sub-directory per formula
+    candidates = glob.glob(str(workdir / "iter.*" / "02.fp" / "data.*")) + glob.glob(str(workdir / "iter.*" / "02.fp" / "data.*" / "*"))
     loop = sorted(
         os.path.relpath(path, workdir)
-        for path in glob.glob(str(workdir / "iter.*" / "02.fp" / "data.*"))
+        for path in candidates
         if os.path.isfile(os.path.join(path, "type.raw")) and glob.glob(os.path.join(path, "set.*"))
     )
     return {"init": init, "loop": loop}
