@@ -80,8 +80,9 @@ def run_final_training(
             shutil.copyfile(source, directory / "init.pb")
             forward.append("init.pb")
             init = " --init-frz-model init.pb"
-        command = (f"{{ dp train input.json --skip-neighbor-stat{init} && dp freeze -o {FINAL_MODEL}.tmp "
-                   f"&& mv {FINAL_MODEL}.tmp {FINAL_MODEL}; }}")
+        # dp freeze appends .pb to a name without it: freeze to a .pb name, then rename
+        command = (f"{{ dp train input.json --skip-neighbor-stat{init} && dp freeze -o frozen.tmp.pb "
+                   f"&& mv frozen.tmp.pb {FINAL_MODEL}; }}")
         tasks.append(ShellTask(directory.name, command, tuple(forward), (FINAL_MODEL, "lcurve.out")))
     log.info("final training: %d of %d models to train (%d steps, %d init + %d loop systems)",
              len(tasks), n_models, numb_steps, len(datasets["init"]), len(datasets["loop"]))
