@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_bundle import write_li2o_fp_candidates
 
 from dpgen_llzo.cli import build_parser, main
 from dpgen_llzo.errors import UserInputError
@@ -189,23 +190,8 @@ def test_dpgen_custom_fp_with_the_ase_labeler(tmp_path, monkeypatch):
         f"--calc-kwargs {shlex.quote(kwargs)} --type-map Li,La,Zr,O || test $? -eq 3"
     )
     type_map = jdata["type_map"]
-    a = 4.61  # antifluorite Li2O, Å
-    o_sites = np.array([[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]) * a
-    li_sites = np.array([[x, y, z] for x in (0.25, 0.75) for y in (0.25, 0.75) for z in (0.25, 0.75)]) * a
-    base = np.vstack([li_sites, o_sites])
-    symbols = ["Li"] * 8 + ["O"] * 4
-    frames = [base.copy(), base.copy(), base.copy()]
-    frames[1][0] += [0.1, 0.0, 0.0]
-    frames[2][0] = o_sites[0] + [0.4, 0.0, 0.0]
     work = tmp_path / "iter.000000" / "02.fp"
-    for index, positions in enumerate(frames):
-        task = work / f"task.000.{index:06d}"
-        task.mkdir(parents=True)
-        lines = ["ITEM: TIMESTEP", "0", "ITEM: NUMBER OF ATOMS", "12", "ITEM: BOX BOUNDS pp pp pp"] + [f"0.0 {a}"] * 3
-        lines.append("ITEM: ATOMS id type x y z")
-        lines += [f"{i + 1} {type_map.index(s) + 1} {x:.8f} {y:.8f} {z:.8f}" for i, (s, (x, y, z)) in enumerate(zip(symbols, positions))]
-        (task / "conf.dump").write_text("\n".join(lines) + "\n")
-        dpdata.System(str(task / "conf.dump"), fmt="lammps/dump", type_map=type_map).to_vasp_poscar(str(task / "POSCAR"))
+    symbols, frames = write_li2o_fp_candidates(work, type_map)
     make_fp_calculation(0, jdata, mdata)
     run_fp(0, jdata, copy.deepcopy(mdata))
     assert "closer than the physical minimum 0.87 Å of Li-O" in (work / "task.000.000002" / "output").read_text()
@@ -213,7 +199,7 @@ def test_dpgen_custom_fp_with_the_ase_labeler(tmp_path, monkeypatch):
     systems = [dpdata.LabeledSystem(str(p.parent), fmt="deepmd/npy") for p in sorted(work.glob("data.*/**/type.raw"))]
     assert sum(len(s) for s in systems) == 2
     expected = sorted(
-        Atoms(symbols, positions=frame, cell=[a] * 3, pbc=True, calculator=LennardJones(**LJ_KWARGS)).get_potential_energy()
+        Atoms(symbols, positions=frame, cell=[4.61] * 3, pbc=True, calculator=LennardJones(**LJ_KWARGS)).get_potential_energy()
         for frame in frames[:2]
     )
     np.testing.assert_allclose(sorted(np.concatenate([s["energies"] for s in systems])), expected, atol=1e-5)

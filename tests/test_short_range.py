@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tiny_bundle import write_li2o_fp_candidates
+
 from dpgen_llzo.short_range import (
     ZBLTable,
     closest_contact,
@@ -196,23 +198,8 @@ def test_dpgen_custom_fp_task_with_a_short_contact_is_a_failed_task(tmp_path, mo
     jdata["ratio_failed"] = 0.5
     mdata = convert_mdata(json.loads((repo / "machine" / "local.json").read_text()))
     type_map = jdata["type_map"]
-    a = 4.61  # antifluorite Li2O, Å
-    o_sites = np.array([[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]) * a
-    li_sites = (np.array([[x, y, z] for x in (0.25, 0.75) for y in (0.25, 0.75) for z in (0.25, 0.75)])) * a
-    base = np.vstack([li_sites, o_sites])
-    symbols = ["Li"] * 8 + ["O"] * 4
-    frames = [base.copy(), base.copy(), base.copy()]
-    frames[1][0] += [0.1, 0.0, 0.0]
-    frames[2][0] = o_sites[0] + [0.4, 0.0, 0.0]  # Li 0.4 Å from an O
     work = tmp_path / "iter.000000" / "02.fp"
-    for index, positions in enumerate(frames):
-        task = work / f"task.000.{index:06d}"
-        task.mkdir(parents=True)
-        lines = ["ITEM: TIMESTEP", "0", "ITEM: NUMBER OF ATOMS", "12", "ITEM: BOX BOUNDS pp pp pp"] + [f"0.0 {a}"] * 3
-        lines.append("ITEM: ATOMS id type x y z")
-        lines += [f"{i + 1} {type_map.index(s) + 1} {x:.8f} {y:.8f} {z:.8f}" for i, (s, (x, y, z)) in enumerate(zip(symbols, positions))]
-        (task / "conf.dump").write_text("\n".join(lines) + "\n")
-        dpdata.System(str(task / "conf.dump"), fmt="lammps/dump", type_map=type_map).to_vasp_poscar(str(task / "POSCAR"))
+    write_li2o_fp_candidates(work, type_map)
     make_fp_calculation(0, jdata, mdata)
     run_fp(0, jdata, copy.deepcopy(mdata))
     rejected = (work / "task.000.000002" / "output").read_text()  # the fp log DP-GEN's run_fp keeps
