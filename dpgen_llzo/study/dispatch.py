@@ -26,34 +26,53 @@ from dpgen_llzo.study.tasks import Run
 log = logging.getLogger(__name__)
 
 
-def _submission(task: ShellTask, work_base: str, entry: dict[str, Any]):
-    """A dpdispatcher submission of one task (group_size 1) with the machine entry."""
+def _submission(tasks: Sequence[ShellTask], work_base: str, entry: dict[str, Any], group_size: int | None = None):
+    """The dpdispatcher submission of ``tasks`` that :func:`dpgen_llzo.dispatch.run_shell_tasks` builds
+    (``group_size``: the machine entry's unless given)."""
     from dpdispatcher import Machine, Resources, Submission, Task
 
     machine_dict = dict(entry["machine"])
     machine_dict["local_root"] = os.path.abspath(".")
     resources = copy.deepcopy(entry["resources"])
-    resources["group_size"] = 1
+    if group_size is not None:
+        resources["group_size"] = group_size
     return Submission(work_base=work_base, machine=Machine.load_from_dict(machine_dict),
                       resources=Resources.load_from_dict(resources),
-                      task_list=[Task(command=task.command, task_work_path=task.directory,
-                                      forward_files=list(task.forward_files), backward_files=list(task.backward_files),
-                                      outlog="task.log", errlog="task.log")])
+                      task_list=[Task(command=t.command, task_work_path=t.directory, forward_files=list(t.forward_files),
+                                      backward_files=list(t.backward_files), outlog="task.log", errlog="task.log")
+                                 for t in tasks])
 
 
 def _forget_finished_tags(submission, work_base: str) -> None:
-    """Remove dpdispatcher's "finished" tags of a run the study found unfinished (its outputs were removed to redo it).
+    """Forget dpdispatcher's record that a job of these (unfinished) runs finished: their outputs were removed to redo them.
 
-    Only local tags (Shell/lazy-local and local contexts, where ``work_base`` is the job's root);
-    otherwise dpdispatcher would recover the old job as finished and skip the run.
+    dpdispatcher would otherwise recover the old job from ``<submission hash>.json`` and its
+    tags as finished and skip the runs. A job recorded as running or killed is left alone, so
+    a resumed study recovers it instead of starting a second one. Local tags only (Shell with
+    a lazy-local or local context, where ``work_base`` is the job's root).
     """
+    import json
+
+    from dpdispatcher.utils.job_status import JobStatus
+
     submission.generate_jobs()
-    for job in submission.belonging_jobs:
-        tags = [Path(work_base) / f"{job.job_hash}_job_tag_finished"]
-        tags += [Path(work_base) / task.task_work_path / f"{task.task_hash}_task_tag_finished" for task in job.job_task_list]
-        for tag in tags:
-            if tag.is_file():
-                tag.unlink()
+    base = Path(work_base)
+    record = base / f"{submission.submission_hash}.json"
+    job_tags = [base / f"{job.job_hash}_job_tag_finished" for job in submission.belonging_jobs]
+    finished = any(tag.is_file() for tag in job_tags)
+    if record.is_file():
+        try:
+            jobs = json.loads(record.read_text()).get("belonging_jobs", [])
+            finished = finished or any(v.get("job_state") == JobStatus.finished.value for job in jobs for v in job.values())
+        except (ValueError, AttributeError):
+            finished = True
+    if not finished:
+        return
+    tags = job_tags + [base / task.task_work_path / f"{task.task_hash}_task_tag_finished"
+                       for job in submission.belonging_jobs for task in job.job_task_list]
+    for path in [record, *tags]:
+        if path.is_file():
+            path.unlink()
 
 
 def _shell_task(run: Run, lammps: str) -> ShellTask:
@@ -129,7 +148,7 @@ def run_all(runs: Sequence[Run], runs_dir: Path, entry: dict[str, Any], lammps: 
         ready = sorted((run for run in runs if run.name not in done and run.name not in active
                         and all(d in done for d in run.depends)), key=lambda r: (-dependents[r.name], -r.cost, r.name))
         for run in ready[: max(0, jobs - len(active))]:
-            submission = _submission(_shell_task(run, lammps), work_base, entry)
+            submission = _submission([_shell_task(run, lammps)], work_base, entry, group_size=1)
             _forget_finished_tags(submission, work_base)
             log.info("starting %s", run.name)
             try:
@@ -160,6 +179,7 @@ def _run_waves(runs: Sequence[Run], runs_dir: Path, entry: dict[str, Any], lammp
                 raise RuntimeError(f"run {waiting.name} waits for runs that cannot finish")
             return submitted
         tasks = [_shell_task(run, lammps) for run in wave]
+        _forget_finished_tags(_submission(tasks, work_base, entry), work_base)
         log.info("wave of %d run(s): %s", len(wave), ", ".join(run.name for run in wave))
         submitted += len(wave)
         try:
