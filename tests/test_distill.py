@@ -79,6 +79,11 @@ def test_repulsive_wall_and_collapse_verdicts():
     assert not collapse_check(np.array([1.8, 1.7]), np.array([100.0, 104.0]))["collapsed"]
     assert collapse_check(np.array([1.8, 1.1]), np.array([100.0, 101.0]))["collapsed"]  # a pair at 1.1 Å
     assert collapse_check(np.array([1.8, 1.7]), np.array([100.0, 88.0]))["collapsed"]  # volume -12 %
+    # heating from the 0 K cell (+9 % in the first tenth) is not a collapse; a later 12 % drift is
+    heated = np.array([100.0] + [109.0] * 19)
+    verdict = collapse_check(np.array([1.8]), heated)
+    assert not verdict["collapsed"] and verdict["volume_change_from_start"] == pytest.approx(0.09)
+    assert collapse_check(np.array([1.8]), np.concatenate([heated, [122.5]]))["collapsed"]
     assert collapse_check(np.array([]), np.array([]))["collapsed"]  # no frames: not proven stable
 
 

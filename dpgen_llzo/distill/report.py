@@ -140,10 +140,13 @@ def report_markdown(report: dict[str, Any]) -> str:
                      "no: " + ", ".join(k for k, v in report["dimers_repulsive_below_1p1A"].items() if not v)), ""]
     stability = report.get("stability") or {}
     if stability:
-        lines += ["## MD stability", "", "| run | atoms | T (K) | ps | closest pair (Å) | volume change | collapsed |", "|---|---|---|---|---|---|---|"]
+        lines += ["## MD stability (NPT, 1 bar)", "",
+                  "| run | atoms | T (K) | ps | closest pair (Å) | volume drift after the first 10 % | volume vs the 0 K start | collapsed |",
+                  "|---|---|---|---|---|---|---|---|"]
         for name, run in stability.items():
             lines.append(f"| {name} | {run['natoms']} | {run['temperature_K']:.0f} | {run['time_ps']:.1f} | "
-                         f"{run['closest_pair_A']:.2f} | {100 * run['volume_change']:+.1f} % | {'yes' if run['collapsed'] else 'no'} |")
+                         f"{run['closest_pair_A']:.2f} | {100 * run['volume_change']:.1f} % | "
+                         f"{100 * run.get('volume_change_from_start', float('nan')):+.1f} % | {'yes' if run['collapsed'] else 'no'} |")
         lines.append("")
     data = report.get("data") or {}
     if data:

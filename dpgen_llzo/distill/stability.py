@@ -51,12 +51,24 @@ def lammps_input(model: str, temperature_K: float, n_steps: int, dump_every: int
 
 
 def collapse_check(closest_A: np.ndarray, volumes: np.ndarray, min_pair_A: float = MIN_PAIR_A,
-                   max_volume_change: float = MAX_VOLUME_CHANGE) -> dict[str, Any]:
-    """Judge a run from the closest pair distance of each dumped frame (Å) and the volume series (Å³)."""
+                   max_volume_change: float = MAX_VOLUME_CHANGE, equilibration: float = 0.1) -> dict[str, Any]:
+    """Judge a run from the closest pair distance of each dumped frame (Å) and the volume series (Å³).
+
+    The volume criterion is the drift after equilibration: the largest |V/V_eq − 1| over the rows
+    after the first ``equilibration`` share of the run, V_eq the volume at that point (a crystal
+    started at its 0 K cell expands by several % on heating; that is not a collapse). The change
+    from the starting cell is reported too (``volume_change_from_start``).
+    """
     closest = float(np.min(closest_A)) if len(closest_A) else float("nan")
-    change = float(np.max(np.abs(np.asarray(volumes) / volumes[0] - 1.0))) if len(volumes) else float("nan")
-    return {"closest_pair_A": closest, "volume_change": change,
-            "collapsed": bool(not (closest >= min_pair_A) or not (change <= max_volume_change))}
+    volumes = np.asarray(volumes, dtype=float)
+    if len(volumes):
+        start = int(len(volumes) * equilibration)
+        drift = float(np.max(np.abs(volumes[start:] / volumes[start] - 1.0)))
+        from_start = float(volumes[-1] / volumes[0] - 1.0)
+    else:
+        drift = from_start = float("nan")
+    return {"closest_pair_A": closest, "volume_change": drift, "volume_change_from_start": from_start,
+            "collapsed": bool(not (closest >= min_pair_A) or not (drift <= max_volume_change))}
 
 
 def closest_pairs(dump: Path) -> np.ndarray:
