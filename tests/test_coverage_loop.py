@@ -362,12 +362,17 @@ def test_augmentation_selects_frames_and_dpgen_make_train_uses_them(workdir, tin
     reference = ConstantLabeler(e_dp * 1.05)
     result = augment_iteration(workdir, 0, settings, reference, TYPE_MAP, models=[model])
     summary = result.summary()
-    assert summary["n_labelled"] == 4 and summary["n_selected"] == 4 and summary["n_rejected"] == 0
+    # the explored frames are the crystal with 0.25-0.4 Å of random noise per component: some hold a
+    # pair closer than its physical minimum, which labelling refuses before the reference runs
+    assert summary["n_labelled"] + summary["n_rejected"] == 4 and summary["n_labelled"] >= 1
+    assert summary["n_selected"] == summary["n_labelled"]
     assert 0.03 < summary["median_error"] < 0.07
     aug = workdir / "iter.000000" / "01.model_devi" / "augmentation"
     assert (aug / "energy_errors.png").is_file() and (aug / "data.aug.000" / "type.raw").is_file()
     report = json.loads((aug / "augmentation.json").read_text())
-    assert len(report["frames"]) == 4 and all(f["selected"] for f in report["frames"])
+    assert len(report["frames"]) == 4
+    assert all(f["selected"] or "closer than the physical minimum" in f["rejected"] for f in report["frames"])
+    n_labelled = summary["n_labelled"]
 
     # A looser threshold keeps nothing, and the old selection is replaced.
     loose = augment_iteration(workdir, 0, {**settings, "energy_error_threshold": 0.5}, reference, TYPE_MAP, models=[model])
@@ -377,7 +382,7 @@ def test_augmentation_selects_frames_and_dpgen_make_train_uses_them(workdir, tin
     written = attach_augmented_data(workdir, 0)
     assert written == [workdir / "iter.000000" / "02.fp" / "data.aug.000"]
     labeled = dpdata.LabeledSystem(str(written[0]), fmt="deepmd/npy")
-    assert len(labeled) == 4 and labeled["atom_names"] == TYPE_MAP
+    assert len(labeled) == n_labelled and labeled["atom_names"] == TYPE_MAP
 
     # DP-GEN's make_train of iteration 1 globs iter.*/02.fp/data.* and must list the new system.
     from dpgen.generator.run import make_train

@@ -111,7 +111,7 @@ def run_stability(model: str | os.PathLike, run: StabilityRun, workdir: str | os
     try:
         thermo = read_lammps_thermo(workdir / "log.lammps")
         verdict["time_ps"] = float(thermo["step"][-1]) / 1000.0
-        verdict.update(collapse_check(closest_pairs(workdir / "traj.dump"), thermo["vol"]))
+        verdict.update(collapse_check(closest_pairs(workdir / "traj.dump"), thermo["volume"]))
         verdict["mean_temperature_K"] = float(np.mean(thermo["temp"][len(thermo["temp"]) // 2:]))
     except Exception as exc:  # no log, no dump: LAMMPS died
         verdict.update({"closest_pair_A": float("nan"), "volume_change": float("nan"), "collapsed": True,
