@@ -130,8 +130,12 @@ def report_markdown(report: dict[str, Any]) -> str:
                   "| phase | quantity | student (Å) | teacher (Å) | difference |", "|---|---|---|---|---|"]
         for phase, values in lattice.items():
             for key in ("a", "b", "c"):
-                s, t = values["student"][key], values["teacher"][key]
+                s, t = values["student"][f"{key}_A"], values["teacher"][f"{key}_A"]
                 lines.append(f"| {phase} | {key} | {s:.4f} | {t:.4f} | {100 * (s - t) / t:+.2f} % |")
+            converged = values["student"]["converged"] and values["teacher"]["converged"]
+            if not converged:
+                lines.append(f"| {phase} | (relaxation not converged: student {values['student']['steps']} steps, "
+                             f"teacher {values['teacher']['steps']} steps, fmax {values['teacher']['fmax_eV_A']} eV/Å) | | | |")
         lines.append("")
     if report.get("dimers_repulsive_below_1p1A") is not None:
         lines += ["## Short range", "",

@@ -141,7 +141,7 @@ def ship_model(
         for phase, generator in PHASES.items():
             cells[phase] = {"student": curves.relaxed_cell(generator, calculators["student"]),
                             "teacher": curves.relaxed_cell(generator, calculators[teacher_name], fmax_eV_A=0.03, max_steps=80)}
-            log.info("relaxed %s: student a=%.4f, teacher a=%.4f", phase, cells[phase]["student"]["a"], cells[phase]["teacher"]["a"])
+            log.info("relaxed %s: student a=%.4f, teacher a=%.4f", phase, cells[phase]["student"]["a_A"], cells[phase]["teacher"]["a_A"])
 
     committed = None
     if subset:
