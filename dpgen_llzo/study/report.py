@@ -152,7 +152,7 @@ def write_report(root: Path, result: dict[str, Any], section_objects: list) -> N
              f"Plan `{result['plan']}`; {len(models)} model(s) ({states}); "
              f"{result['n_runs']} MD runs, {result['wall_time_s']:.0f} s wall time in this invocation "
              f"({result['runs_submitted']} run(s) submitted, the others were finished before).", "",
-             "These are the numbers of the potential given, no more: a DP distilled from the embedded teacher (CHGNet) "
+             "These are the numbers of the potential given, no more: a DP distilled from a universal-potential teacher (CHGNet, DIEP) "
              "reproduces the teacher, not DFT (science.md §7), and universal teachers tend to overestimate diffusion.", "",
              "## DP vs experiment", "", *side_by_side(result), ""]
     if result["flags"]:
