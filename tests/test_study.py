@@ -244,6 +244,24 @@ def test_shipped_plans_load():
     assert len(standard["bulk"]["temperatures_K"]) >= 5 and len(standard["gb"]["temperatures_K"]) >= 3
 
 
+@pytest.mark.timeout(60)
+def test_models_a_missing_training_script_and_other_models_on_resume_are_one_line_errors(tmp_path):
+    from dpgen_llzo.study.models import has_neighbour_statistics, prepare_models
+
+    model = tmp_path / "m.pb"
+    model.write_bytes(b"not a graph")
+    assert not has_neighbour_statistics(model)
+    with pytest.raises(UserInputError, match="nope.json: training script not found"):
+        prepare_models([model], tmp_path / "models", True, tmp_path / "nope.json")
+    records = prepare_models([model], tmp_path / "models", False)  # plan says no compression: a copy
+    assert records[0]["compressed"] is False and records[0]["compress_error"] == "compress is off in the plan"
+    assert (tmp_path / "models" / "model_0.pb").read_bytes() == b"not a graph"
+    other = tmp_path / "other.pb"
+    other.write_bytes(b"another graph")
+    with pytest.raises(UserInputError, match="started with other models"):
+        prepare_models([other], tmp_path / "models", False)
+
+
 # --------------------------------------------------------------------------------------------
 # dispatch: dependencies and the number of jobs in flight (a fake LAMMPS, no MD)
 

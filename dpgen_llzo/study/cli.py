@@ -30,7 +30,10 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--plan", help="plan name (quick, standard, production) or plan JSON file")
     parser.add_argument("--machine", help="DP-GEN machine file; its model_devi section runs LAMMPS (default machine/local.json)")
     parser.add_argument("-o", "--output", help="study directory (created; an existing one is resumed)")
-    parser.add_argument("--jobs", type=int, help="dpdispatcher jobs per wave (overrides the plan's 'jobs'; 0: the machine's group_size)")
+    parser.add_argument("--training-script", metavar="INPUT.json",
+                        help="training input of the models, for `dp compress -t` when a model keeps no neighbour "
+                             "statistics (default: input.json beside each model)")
+    parser.add_argument("--jobs", type=int, help="runs in flight at once, one dpdispatcher job each (overrides the plan's 'jobs'; 0: waves grouped by the machine's group_size)")
     parser.add_argument("--poll", type=float, metavar="S", help="dpdispatcher polling interval, s (default 2 for Shell, 30 otherwise)")
     parser.add_argument("--list", action="store_true", help="list the shipped plans and the registered sections, then exit")
     parser.add_argument("--plan-doc", action="store_true", help="print every plan key with its default, then exit")
@@ -60,7 +63,8 @@ def handler(args: argparse.Namespace) -> int:
         raise UserInputError(f"study: missing {', '.join(missing)} (dpgen-llzo study MODEL... --plan PLAN -o DIR)")
     from dpgen_llzo.study.runner import run_study
 
-    result = run_study(args.models, args.plan, args.output, args.machine, jobs=args.jobs, poll_s=args.poll)
+    result = run_study(args.models, args.plan, args.output, args.machine, jobs=args.jobs, poll_s=args.poll,
+                       training_script=args.training_script)
 
     def show(key: str, err: str | None = None, spec: str = ".3g") -> str:
         from dpgen_llzo.study.report import pm

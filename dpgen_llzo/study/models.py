@@ -80,16 +80,20 @@ def has_neighbour_statistics(model: Path) -> bool:
     return False
 
 
-def compress_command(source: Path, partial: Path, scratch: Path) -> list[str]:
-    """``dp compress`` argv: with ``-t input.json`` (data paths made absolute) when the model lacks the statistics."""
+def compress_command(source: Path, partial: Path, scratch: Path, script: Path | None = None) -> list[str]:
+    """``dp compress`` argv: with ``-t input.json`` (data paths made absolute) when the model lacks the statistics.
+
+    ``script`` is the training input to use; default the ``input.json`` beside the model.
+    """
     argv = ["dp", "compress", "-i", str(source), "-o", str(partial)]  # its checkpoint folder lands in scratch
-    script = training_script(source)
+    script = script or training_script(source)
     if not has_neighbour_statistics(source) and script is not None:
         argv += ["-t", str(_absolute_script(script, scratch / "input.json"))]
     return argv
 
 
-def compress_models(sources: Sequence[Path], targets: Sequence[Path], scratches: Sequence[Path]) -> list[str | None]:
+def compress_models(sources: Sequence[Path], targets: Sequence[Path], scratches: Sequence[Path],
+                    script: Path | None = None) -> list[str | None]:
     """``dp compress`` every model side by side; the reason of each failure (None: compressed into its target)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     procs = []
@@ -97,7 +101,7 @@ def compress_models(sources: Sequence[Path], targets: Sequence[Path], scratches:
         scratch = scratch.absolute()  # dp runs inside it
         scratch.mkdir(parents=True, exist_ok=True)
         partial = scratch / f"compressed{target.suffix}"
-        argv = compress_command(source, partial, scratch)
+        argv = compress_command(source, partial, scratch, script)
         procs.append((subprocess.Popen(argv, cwd=scratch, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                        text=True), partial, target, "-t" in argv, source))
     reasons = []
@@ -109,13 +113,18 @@ def compress_models(sources: Sequence[Path], targets: Sequence[Path], scratches:
             continue
         reason = _reason(output)
         if not with_script and not has_neighbour_statistics(source):
-            reason += " (the model has no min_nbor_dist and no input.json lies beside it to pass with -t)"
+            reason += (" (the model has no min_nbor_dist and no input.json lies beside it to pass with -t:"
+                       " give its training input with --training-script)")
         reasons.append(reason)
     return reasons
 
 
-def prepare_models(sources: Sequence[str | os.PathLike], models_dir: Path, compress: bool) -> list[dict[str, Any]]:
+def prepare_models(sources: Sequence[str | os.PathLike], models_dir: Path, compress: bool,
+                   script: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """Compress (or copy) every model into ``models_dir``; the records of ``models.json``.
+
+    ``script``: the training ``input.json`` for models without neighbour statistics (default:
+    the one beside each model, if any).
 
     Raises
     ------
@@ -141,7 +150,10 @@ def prepare_models(sources: Sequence[str | os.PathLike], models_dir: Path, compr
     targets = [models_dir / name for name in names]
     scratches = [models_dir / f".compress_{i}" for i in range(len(paths))]
     started = time.monotonic()
-    reasons = compress_models(paths, targets, scratches) if compress else ["compress is off in the plan"] * len(paths)
+    if script is not None and not Path(script).is_file():
+        raise UserInputError(f"{script}: training script not found")
+    script = Path(script).absolute() if script is not None else None
+    reasons = compress_models(paths, targets, scratches, script) if compress else ["compress is off in the plan"] * len(paths)
     elapsed = round(time.monotonic() - started, 1)
     records = []
     for path, source, name, target, scratch, reason in zip(paths, wanted, names, targets, scratches, reasons):

@@ -52,6 +52,7 @@ def machine_entry(machine: str | os.PathLike | None) -> tuple[dict[str, Any], st
 
 def run_study(models: Sequence[str | os.PathLike], plan: str | os.PathLike, output: str | os.PathLike,
               machine: str | os.PathLike | None = None, *, jobs: int | None = None, poll_s: float | None = None,
+              training_script: str | os.PathLike | None = None,
               progress: Callable[[str], None] = print) -> dict[str, Any]:
     """Run (or resume) a study and write its report; returns the study.json content.
 
@@ -69,6 +70,9 @@ def run_study(models: Sequence[str | os.PathLike], plan: str | os.PathLike, outp
         Overrides the plan's ``jobs``.
     poll_s
         dpdispatcher's polling interval (default 2 s for a Shell batch, 30 s for a queue).
+    training_script
+        Training ``input.json`` that ``dp compress -t`` needs for models without neighbour
+        statistics (default: the one beside each model).
     """
     from dpgen_llzo.autotest.workflow import working_directory
     from dpgen_llzo.dispatch import ensure_interpreter_on_path
@@ -87,7 +91,7 @@ def run_study(models: Sequence[str | os.PathLike], plan: str | os.PathLike, outp
     root.mkdir(parents=True, exist_ok=True)
     check_same_plan(root, settings)
     progress(f"models: {'compressing' if settings['compress'] else 'copying'} {len(models)} model(s)")
-    records = prepare_models(models, root / "models", settings["compress"])
+    records = prepare_models(models, root / "models", settings["compress"], training_script)
     for record in records:
         if not record["compressed"]:
             progress(f"models: {Path(record['source']).name} not compressed: {record['compress_error']}")
