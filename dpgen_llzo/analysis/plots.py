@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -64,18 +64,19 @@ def plot_arrhenius(report: dict, points: Sequence[dict], path: str | os.PathLike
     save_figure_atomic(fig, path)
 
 
-def plot_rdf(rdf, path: str | os.PathLike, reference=None) -> None:
-    """One panel per pair; the reference (dashed) if given."""
+def plot_rdf_curves(curves: list[tuple[str, Any, str]], path: str | os.PathLike, max_columns: int = 3,
+                    panel_width: float = 4.0) -> None:
+    """One panel per pair of the first curve; every ``(label, rdf, linestyle)`` curve that has the pair is drawn."""
     import matplotlib.pyplot as plt
 
-    pairs = list(rdf.g)
-    ncol = min(3, len(pairs))
+    pairs = list(curves[0][1].g)
+    ncol = min(max_columns, len(pairs))
     nrow = int(np.ceil(len(pairs) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4 * ncol, 2.8 * nrow), squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(panel_width * ncol, 2.8 * nrow), squeeze=False)
     for ax, pair in zip(axes.flat, pairs):
-        ax.plot(rdf.r_A, rdf.g[pair], lw=1, label="this run")
-        if reference is not None and pair in reference.g:
-            ax.plot(reference.r_A, reference.g[pair], "--", lw=1, label="reference")
+        for label, rdf, style in curves:
+            if pair in rdf.g:
+                ax.plot(rdf.r_A, rdf.g[pair], style, lw=1, label=label)
         ax.set_title(pair)
         ax.set_xlabel("r (Å)")
         ax.set_ylabel("g(r)")
@@ -84,6 +85,12 @@ def plot_rdf(rdf, path: str | os.PathLike, reference=None) -> None:
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
     save_figure_atomic(fig, path)
+
+
+def plot_rdf(rdf, path: str | os.PathLike, reference=None) -> None:
+    """One panel per pair; the reference (dashed) if given."""
+    curves = [("this run", rdf, "-")] + ([("reference", reference, "--")] if reference is not None else [])
+    plot_rdf_curves(curves, path)
 
 
 def plot_lattice(table: dict, path: str | os.PathLike) -> None:

@@ -91,20 +91,6 @@ def plot_gb_regions(systems: dict[str, Any], path: str | os.PathLike) -> None:
 
 def plot_rdfs(rdfs: dict[float, Any], path: str | os.PathLike) -> None:
     """One panel per pair, one line per temperature."""
-    import matplotlib.pyplot as plt
+    from dpgen_llzo.analysis.plots import plot_rdf_curves
 
-    pairs = list(next(iter(rdfs.values())).g)
-    ncol = min(2, len(pairs))
-    nrow = int(np.ceil(len(pairs) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.5 * ncol, 2.8 * nrow), squeeze=False)
-    for ax, pair in zip(axes.flat, pairs):
-        for T, rdf in sorted(rdfs.items()):
-            ax.plot(rdf.r_A, rdf.g[pair], lw=1, label=f"{T:g} K")
-        ax.set_title(pair)
-        ax.set_xlabel("r (Å)")
-        ax.set_ylabel("g(r)")
-    for ax in list(axes.flat)[len(pairs):]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    save_figure_atomic(fig, path)
+    plot_rdf_curves([(f"{T:g} K", rdf, "-") for T, rdf in sorted(rdfs.items())], path, max_columns=2, panel_width=4.5)
