@@ -15,7 +15,7 @@ from dpgen_llzo.distill import curves
 from dpgen_llzo.distill.heldout import dimer_scans_of, heldout_plan
 from dpgen_llzo.distill.metrics import repulsive_below
 from dpgen_llzo.distill.report import plot_dimers, plot_ev, plot_parity, report_markdown
-from dpgen_llzo.distill.workflow import build_heldout_set, heldout_errors, read_json
+from dpgen_llzo.distill.workflow import build_heldout_set, frame_errors, heldout_errors, heldout_frames, read_json
 
 log = logging.getLogger(__name__)
 
@@ -23,25 +23,13 @@ MODEL_FILE = "graph.pb"
 PHASES = {"cubic": "llzo-cubic", "tetragonal": "llzo-tetragonal"}
 
 
-def _parity_pairs(model_path: Path, heldout: Path, type_map: list[str]) -> dict[str, tuple]:
-    import dpdata
-    from deepmd.infer import DeepPot
-
-    from dpgen_llzo.distill.workflow import student_frames, teacher_frames
-
-    model = DeepPot(str(model_path))
+def _parity_pairs(frames: dict[str, list]) -> dict[str, tuple]:
+    """Per class: teacher and student energies (eV/atom) and force components (eV/Å), flattened."""
     pairs = {}
-    for class_dir in sorted(p for p in heldout.iterdir() if p.is_dir()):
-        e_ref, e_pred, f_ref, f_pred = [], [], [], []
-        for system_dir in sorted(p for p in class_dir.iterdir() if (p / "type.raw").is_file()):
-            system = dpdata.LabeledSystem(str(system_dir), fmt="deepmd/npy", type_map=type_map)
-            ref, pred = teacher_frames(system), student_frames(model, system)
-            e_ref.append(ref.energies / ref.natoms)
-            e_pred.append(pred.energies / ref.natoms)
-            f_ref.append(ref.forces.ravel())
-            f_pred.append(pred.forces.ravel())
-        if e_ref:
-            pairs[class_dir.name] = tuple(np.concatenate(x) for x in (e_ref, e_pred, f_ref, f_pred))
+    for name, systems in frames.items():
+        pairs[name] = tuple(np.concatenate(x) for x in zip(*[
+            (ref.energies / ref.natoms, pred.energies / ref.natoms, ref.forces.ravel(), pred.forces.ravel())
+            for ref, pred in systems]))
     return pairs
 
 
@@ -119,8 +107,9 @@ def ship_model(
     runs = heldout_plan(dimer_scans_of(settings["init"]), quick=quick)
     kept = build_heldout_set(runs, shipped, teacher, type_map, output / "heldout",
                              min_distances=labeler_settings.get("min_distance_A") or None)
-    errors = heldout_errors(shipped, output / "heldout", type_map)
-    plot_parity(_parity_pairs(shipped, output / "heldout", type_map), output / "parity.png")
+    frames = heldout_frames(shipped, output / "heldout", type_map)
+    errors = frame_errors(frames)
+    plot_parity(_parity_pairs(frames), output / "parity.png")
 
     calculators = {"student": DP(model=str(shipped)), teacher_name: teacher.calculator()}
     scales = curves.EV_SCALES[1::2] if quick else curves.EV_SCALES

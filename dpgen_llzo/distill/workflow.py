@@ -159,35 +159,37 @@ def teacher_frames(system) -> FrameSet:
                     np.abs(np.linalg.det(system["cells"])), len(system["atom_types"]))
 
 
-def heldout_errors(model_path: str | os.PathLike, heldout: str | os.PathLike, type_map: Sequence[str]) -> dict[str, Any]:
-    """Errors of a model on a held-out set, per class and overall (force, energy, virial, pressure)."""
+def heldout_frames(model_path: str | os.PathLike, heldout: str | os.PathLike,
+                   type_map: Sequence[str]) -> dict[str, list[tuple[FrameSet, FrameSet]]]:
+    """Teacher and student labels of every held-out system, per class: ``{class: [(teacher, student), ...]}``."""
     import dpdata
     from deepmd.infer import DeepPot
 
     model = DeepPot(str(model_path))
-    per_class: dict[str, dict[str, float]] = {}
-    all_ref, all_pred = [], []
+    frames: dict[str, list[tuple[FrameSet, FrameSet]]] = {}
     for class_dir in sorted(p for p in Path(heldout).iterdir() if p.is_dir()):
-        refs, preds = [], []
         for system_dir in sorted(p for p in class_dir.iterdir() if (p / "type.raw").is_file()):
             system = dpdata.LabeledSystem(str(system_dir), fmt="deepmd/npy", type_map=list(type_map))
-            refs.append(teacher_frames(system))
-            preds.append(student_frames(model, system))
-        if refs:
-            per_class[class_dir.name] = error_table(refs, preds)
-            all_ref += refs
-            all_pred += preds
-    condensed = [(r, p) for (r, p), c in zip(zip(all_ref, all_pred), _classes_of(heldout)) if c != "dimers"]
+            frames.setdefault(class_dir.name, []).append((teacher_frames(system), student_frames(model, system)))
+    return frames
+
+
+def frame_errors(frames: dict[str, list[tuple[FrameSet, FrameSet]]]) -> dict[str, Any]:
+    """Errors per class, overall, and over every class but the dimers (``condensed``), from :func:`heldout_frames`."""
+
+    def table(pairs: list[tuple[FrameSet, FrameSet]]) -> dict[str, float]:
+        return error_table([r for r, _ in pairs], [p for _, p in pairs]) if pairs else {}
+
     return {
-        "per_class": per_class,
-        "overall": error_table(all_ref, all_pred) if all_ref else {},
-        "condensed": error_table([r for r, _ in condensed], [p for _, p in condensed]) if condensed else {},
+        "per_class": {name: table(pairs) for name, pairs in frames.items()},
+        "overall": table([pair for pairs in frames.values() for pair in pairs]),
+        "condensed": table([pair for name, pairs in frames.items() if name != "dimers" for pair in pairs]),
     }
 
 
-def _classes_of(heldout: str | os.PathLike) -> list[str]:
-    return [class_dir.name for class_dir in sorted(p for p in Path(heldout).iterdir() if p.is_dir())
-            for system_dir in sorted(p for p in class_dir.iterdir() if (p / "type.raw").is_file())]
+def heldout_errors(model_path: str | os.PathLike, heldout: str | os.PathLike, type_map: Sequence[str]) -> dict[str, Any]:
+    """Errors of a model on a held-out set, per class and overall (force, energy, virial, pressure)."""
+    return frame_errors(heldout_frames(model_path, heldout, type_map))
 
 
 def read_json(path: str | os.PathLike) -> Any:
